@@ -1,0 +1,163 @@
+//! The internal key: what the memtable, the SSTables and compaction sort by.
+//!
+//! An internal key is a user key plus a sequence number and a kind. Order: user key ascending
+//! (bytewise), then sequence number descending, then kind descending, so the newest version of a
+//! key comes first. A read at snapshot `s` seeks to `(key, s, Put)` and takes the first entry at
+//! or after it with the same user key: the newest version with `seq <= s`.
+//!
+//! Encoded form (used inside SSTables, see `docs/sstable-format.md`): the user key's bytes, then an
+//! 8-byte little-endian trailer `(seq << 8) | kind`.
+
+use std::cmp::Ordering;
+
+/// A sequence number. Only the low 56 bits are used.
+pub type SeqNo = u64;
+
+/// The largest sequence number that fits in a trailer.
+pub const MAX_SEQNO: SeqNo = (1 << 56) - 1;
+
+/// What an entry says about its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum ValueKind {
+    /// The key was deleted at this sequence number (a tombstone; the value is empty).
+    Delete = 0,
+    /// The key was set to the entry's value.
+    Put = 1,
+}
+
+impl ValueKind {
+    /// Decodes the kind byte; `None` for an unknown kind.
+    pub fn from_u8(b: u8) -> Option<ValueKind> {
+        match b {
+            0 => Some(ValueKind::Delete),
+            1 => Some(ValueKind::Put),
+            _ => None,
+        }
+    }
+}
+
+/// A user key with its sequence number and kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InternalKey {
+    /// The key as the user gave it.
+    pub user_key: Vec<u8>,
+    /// When it was written; larger is newer.
+    pub seq: SeqNo,
+    /// Put or delete.
+    pub kind: ValueKind,
+}
+
+impl InternalKey {
+    /// A new internal key.
+    pub fn new(user_key: impl Into<Vec<u8>>, seq: SeqNo, kind: ValueKind) -> Self {
+        debug_assert!(seq <= MAX_SEQNO);
+        InternalKey {
+            user_key: user_key.into(),
+            seq,
+            kind,
+        }
+    }
+
+    /// The smallest internal key for `user_key` visible at `snapshot`: seek here to find the
+    /// newest version with `seq <= snapshot`.
+    pub fn seek_key(user_key: impl Into<Vec<u8>>, snapshot: SeqNo) -> Self {
+        InternalKey::new(user_key, snapshot.min(MAX_SEQNO), ValueKind::Put)
+    }
+
+    /// The 8-byte trailer: `(seq << 8) | kind`.
+    pub fn trailer(&self) -> u64 {
+        (self.seq << 8) | self.kind as u64
+    }
+
+    /// Appends the encoded form (user key, then the trailer little-endian) to `buf`.
+    pub fn encode_into(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.user_key);
+        buf.extend_from_slice(&self.trailer().to_le_bytes());
+    }
+
+    /// The encoded form.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(self.user_key.len() + 8);
+        self.encode_into(&mut b);
+        b
+    }
+
+    /// Decodes an encoded internal key; `None` if it is shorter than 8 bytes or its kind is
+    /// unknown.
+    pub fn decode(encoded: &[u8]) -> Option<InternalKey> {
+        let (user_key, seq, kind) = split_encoded(encoded)?;
+        Some(InternalKey::new(user_key, seq, kind))
+    }
+}
+
+/// Splits an encoded internal key into (user key, seq, kind) without copying.
+pub fn split_encoded(encoded: &[u8]) -> Option<(&[u8], SeqNo, ValueKind)> {
+    let cut = encoded.len().checked_sub(8)?;
+    let trailer = u64::from_le_bytes(encoded[cut..].try_into().ok()?);
+    let kind = ValueKind::from_u8((trailer & 0xff) as u8)?;
+    Some((&encoded[..cut], trailer >> 8, kind))
+}
+
+/// Compares two encoded internal keys in internal-key order. Keys too short to hold a trailer
+/// compare bytewise (decoders reject them before they reach a comparison).
+pub fn compare_encoded(a: &[u8], b: &[u8]) -> Ordering {
+    if a.len() < 8 || b.len() < 8 {
+        return a.cmp(b);
+    }
+    let (ua, ta) = a.split_at(a.len() - 8);
+    let (ub, tb) = b.split_at(b.len() - 8);
+    ua.cmp(ub).then_with(|| {
+        let ta = u64::from_le_bytes(ta.try_into().unwrap_or([0; 8]));
+        let tb = u64::from_le_bytes(tb.try_into().unwrap_or([0; 8]));
+        tb.cmp(&ta)
+    })
+}
+
+impl Ord for InternalKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.user_key
+            .cmp(&other.user_key)
+            .then_with(|| other.trailer().cmp(&self.trailer()))
+    }
+}
+
+impl PartialOrd for InternalKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn newest_version_first() {
+        let a5 = InternalKey::new(*b"a", 5, ValueKind::Put);
+        let a3 = InternalKey::new(*b"a", 3, ValueKind::Delete);
+        let b9 = InternalKey::new(*b"b", 9, ValueKind::Put);
+        let mut v = vec![b9.clone(), a3.clone(), a5.clone()];
+        v.sort();
+        assert_eq!(v, vec![a5.clone(), a3.clone(), b9]);
+        // A snapshot at 4 seeks past a5 and lands on a3.
+        let s = InternalKey::seek_key(*b"a", 4);
+        assert!(a5 < s && s <= a3);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn encoded_order_matches_struct_order(
+            ka in proptest::collection::vec(any::<u8>(), 0..4), sa in 0..MAX_SEQNO, da: bool,
+            kb in proptest::collection::vec(any::<u8>(), 0..4), sb in 0..MAX_SEQNO, db: bool,
+        ) {
+            let kind = |d| if d { ValueKind::Delete } else { ValueKind::Put };
+            let a = InternalKey::new(ka, sa, kind(da));
+            let b = InternalKey::new(kb, sb, kind(db));
+            prop_assert_eq!(compare_encoded(&a.encode(), &b.encode()), a.cmp(&b));
+            prop_assert_eq!(InternalKey::decode(&a.encode()), Some(a));
+        }
+    }
+}
