@@ -7,6 +7,7 @@
 //! - [`coding`]: little-endian fixed-width integers and LEB128 varints.
 //! - [`checksum`]: crc32c, as every on-disk format of the engine uses it.
 //! - [`ikey`]: the internal key (user key, sequence number, kind) and its ordering.
+//! - [`iter`]: the double-ended cursor over internal keys that memtables, tables and merges share.
 //!
 //! ```
 //! use common::{FileSystem, MemFs};
@@ -28,6 +29,7 @@ pub mod checksum;
 pub mod coding;
 pub mod fs;
 pub mod ikey;
+pub mod iter;
 
 pub use fs::{
     fault::{FaultKind, FaultyFs, Op},
@@ -36,3 +38,4 @@ pub use fs::{
     DirLock, FileSystem, RandomAccessFile, WritableFile,
 };
 pub use ikey::{InternalKey, SeqNo, ValueKind, MAX_SEQNO};
+pub use iter::{InternalIterator, Lookup};
