@@ -1,0 +1,182 @@
+//! The memtable's cursor: [`MemTableIter`], a double-ended [`InternalIterator`].
+//!
+//! The cursor owns an `Arc<MemTable>`, so it is `'static` and can outlive the engine's lock on
+//! the memtable list. A skip-list entry borrows the map, so the cursor cannot hold one; instead it
+//! copies a small window of consecutive entries (key clone, value `Arc` clone) into a buffer and
+//! walks the buffer. When it walks off either end, it refills from the skip list starting just
+//! past the window's edge key (`lower_bound(Excluded(last))` forward, `upper_bound(Excluded(first))`
+//! backward). The window starts at [`MIN_WINDOW`] entries after a seek and doubles with every
+//! refill in the same walk up to [`MAX_WINDOW`], so a seek followed by one read copies little and a
+//! long scan pays one skip-list search per [`MAX_WINDOW`] entries.
+//!
+//! Entries inserted while a cursor walks are seen if they fall beyond the current window and not
+//! otherwise; either way the cursor yields entries in strictly increasing (or decreasing) order.
+
+use crate::key::{KeyView, LookupKey};
+use crate::memtable::MemTable;
+use common::{InternalIterator, InternalKey, SeqNo, ValueKind};
+use std::convert::Infallible;
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// Entries copied by a seek.
+pub const MIN_WINDOW: usize = 2;
+/// The most entries copied by one refill.
+pub const MAX_WINDOW: usize = 128;
+
+/// A cursor over a memtable's entries in internal-key order. Moving never fails.
+pub struct MemTableIter {
+    table: Arc<MemTable>,
+    /// A run of consecutive entries, ascending.
+    window: Vec<(InternalKey, Arc<[u8]>)>,
+    /// The current entry in `window`; the cursor is valid iff `pos < window.len()`.
+    pos: usize,
+    /// How many entries the next refill copies.
+    next_window: usize,
+}
+
+impl MemTableIter {
+    pub(crate) fn new(table: Arc<MemTable>) -> MemTableIter {
+        MemTableIter {
+            table,
+            window: Vec::new(),
+            pos: 0,
+            next_window: MIN_WINDOW,
+        }
+    }
+
+    /// The memtable this cursor walks.
+    pub fn table(&self) -> &Arc<MemTable> {
+        &self.table
+    }
+
+    fn current(&self) -> &(InternalKey, Arc<[u8]>) {
+        assert!(self.valid(), "MemTableIter used while not valid");
+        &self.window[self.pos]
+    }
+
+    /// Refills the window with up to `n` entries at or after `from`, ascending.
+    fn fill_forward(&mut self, from: Bound<&dyn KeyView>, n: usize) {
+        self.window.clear();
+        self.pos = 0;
+        let mut entry = self.table.map().lower_bound(from);
+        while let Some(e) = entry {
+            self.window.push((e.key().clone(), Arc::clone(e.value())));
+            if self.window.len() == n {
+                break;
+            }
+            entry = e.next();
+        }
+    }
+
+    /// Refills the window with up to `n` entries at or before `from`, and puts the cursor on
+    /// the last of them.
+    fn fill_backward(&mut self, from: Bound<&dyn KeyView>, n: usize) {
+        self.window.clear();
+        let mut entry = self.table.map().upper_bound(from);
+        while let Some(e) = entry {
+            self.window.push((e.key().clone(), Arc::clone(e.value())));
+            if self.window.len() == n {
+                break;
+            }
+            entry = e.prev();
+        }
+        self.window.reverse();
+        self.pos = self.window.len().saturating_sub(1);
+    }
+
+    fn grow(&mut self) -> usize {
+        let n = self.next_window;
+        self.next_window = (n * 2).min(MAX_WINDOW);
+        n
+    }
+}
+
+fn view(k: &InternalKey) -> &dyn KeyView {
+    k
+}
+
+impl InternalIterator for MemTableIter {
+    type Error = Infallible;
+
+    fn valid(&self) -> bool {
+        self.pos < self.window.len()
+    }
+
+    fn seek_to_first(&mut self) -> Result<(), Infallible> {
+        self.next_window = MIN_WINDOW;
+        let n = self.grow();
+        self.fill_forward(Bound::Unbounded, n);
+        Ok(())
+    }
+
+    fn seek_to_last(&mut self) -> Result<(), Infallible> {
+        self.next_window = MIN_WINDOW;
+        let n = self.grow();
+        self.fill_backward(Bound::Unbounded, n);
+        Ok(())
+    }
+
+    fn seek(&mut self, target: &InternalKey) -> Result<(), Infallible> {
+        self.next_window = MIN_WINDOW;
+        let n = self.grow();
+        let probe = LookupKey {
+            user_key: &target.user_key,
+            trailer: target.trailer(),
+        };
+        self.fill_forward(Bound::Included(&probe), n);
+        Ok(())
+    }
+
+    fn seek_for_prev(&mut self, target: &InternalKey) -> Result<(), Infallible> {
+        self.next_window = MIN_WINDOW;
+        let n = self.grow();
+        let probe = LookupKey {
+            user_key: &target.user_key,
+            trailer: target.trailer(),
+        };
+        self.fill_backward(Bound::Included(&probe), n);
+        Ok(())
+    }
+
+    fn next(&mut self) -> Result<(), Infallible> {
+        assert!(self.valid(), "MemTableIter::next while not valid");
+        if self.pos + 1 < self.window.len() {
+            self.pos += 1;
+            return Ok(());
+        }
+        // The window is refilled anyway: take its last key instead of cloning it.
+        let (last, _) = self.window.swap_remove(self.pos);
+        let n = self.grow();
+        self.fill_forward(Bound::Excluded(view(&last)), n);
+        Ok(())
+    }
+
+    fn prev(&mut self) -> Result<(), Infallible> {
+        assert!(self.valid(), "MemTableIter::prev while not valid");
+        if self.pos > 0 {
+            self.pos -= 1;
+            return Ok(());
+        }
+        let (first, _) = self.window.swap_remove(0);
+        let n = self.grow();
+        self.fill_backward(Bound::Excluded(view(&first)), n);
+        Ok(())
+    }
+
+    fn user_key(&self) -> &[u8] {
+        &self.current().0.user_key
+    }
+
+    fn seq(&self) -> SeqNo {
+        self.current().0.seq
+    }
+
+    fn kind(&self) -> ValueKind {
+        self.current().0.kind
+    }
+
+    fn value(&self) -> &[u8] {
+        &self.current().1
+    }
+}
