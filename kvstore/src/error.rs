@@ -1,0 +1,105 @@
+//! The engine's one error type.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O operation on `path` failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A file's bytes are not what the format allows.
+    #[error("corruption in {file} at offset {offset}: {reason}")]
+    Corruption {
+        /// The file.
+        file: PathBuf,
+        /// Where in the file.
+        offset: u64,
+        /// What was expected.
+        reason: String,
+    },
+    /// A checksum did not match the bytes it covers.
+    #[error("checksum mismatch in {file} at offset {offset}: expected {expected:#010x}, found {actual:#010x}")]
+    ChecksumMismatch {
+        /// The file.
+        file: PathBuf,
+        /// Where the checksummed bytes start.
+        offset: u64,
+        /// The checksum stored in the file.
+        expected: u32,
+        /// The checksum of the bytes read.
+        actual: u32,
+    },
+    /// A file was written by a format version this build does not know.
+    #[error("{file}: unsupported format version {version}")]
+    UnsupportedVersion {
+        /// The file.
+        file: PathBuf,
+        /// The version it claims.
+        version: u32,
+    },
+    /// An option is out of its allowed range; nothing was opened.
+    #[error("invalid option {name}: {reason}")]
+    InvalidOption {
+        /// The option's name, as the builder spells it.
+        name: &'static str,
+        /// Why the value was refused.
+        reason: String,
+    },
+    /// Another process (or another `Db` in this process) has the database open.
+    #[error("database at {path} is locked by another process: {source}")]
+    Locked {
+        /// The database directory.
+        path: PathBuf,
+        /// The error the lock returned.
+        #[source]
+        source: io::Error,
+    },
+    /// The database directory does not hold a database and `create_if_missing` is off.
+    #[error("no database at {path}")]
+    NotFound {
+        /// The database directory.
+        path: PathBuf,
+    },
+    /// An earlier write, flush or manifest update failed; the engine refuses further writes
+    /// rather than risk acknowledging what it cannot make durable. Reopen to recover.
+    #[error("database is poisoned by an earlier failure: {0}")]
+    Poisoned(String),
+    /// The database was closed.
+    #[error("database is closed")]
+    Closed,
+}
+
+/// The engine's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A corruption error.
+    pub(crate) fn corruption(
+        file: impl Into<PathBuf>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Error {
+        Error::Corruption {
+            file: file.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+}
