@@ -1,1 +1,42 @@
-//! Not built yet.
+//! Leveled compaction: deciding what to compact (pure functions of the tree's shape) and
+//! merging the chosen tables.
+//!
+//! The engine owns the manifest and the files' lifecycles; this crate only
+//! - decides: [`pick`] (and [`pick_range`] for manual compactions) turn [`Levels`] and the
+//!   [`BusySet`] of running tasks into a [`Task`]; [`apply`] gives the tree's shape after it;
+//!   [`compaction_debt`] and [`write_pressure`] tell the write path to slow down or stop;
+//!
+//! ```
+//! use compaction::{apply, pick, BusySet, CompactionOptions, Levels, TableInfo};
+//!
+//! let options = CompactionOptions::default();
+//! let mut levels = Levels::empty(options.max_levels);
+//! for id in 1..=4 {
+//!     levels.push_level0(TableInfo::new(id, 1 << 20, *b"a", *b"z")).unwrap();
+//! }
+//! let task = pick(&levels, &BusySet::new(), &options).expect("four level-0 tables trigger");
+//! assert_eq!((task.level, task.output_level), (0, 1));
+//! assert_eq!(task.input_ids(), vec![4, 3, 2, 1]);
+//! // ... the merge job writes table 5 ...
+//! let levels = apply(&levels, &task, &[TableInfo::new(5, 3 << 20, *b"a", *b"z")]).unwrap();
+//! assert_eq!(levels.level(1).len(), 1);
+//! assert!(pick(&levels, &BusySet::new(), &options).is_none());
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod apply;
+mod error;
+mod levels;
+mod options;
+mod picker;
+mod pressure;
+mod task;
+
+pub use apply::apply;
+pub use error::{Error, Result};
+pub use levels::{key_range, Levels, TableInfo};
+pub use options::{CompactionOptions, MAX_LEVELS_LIMIT};
+pub use picker::{level_scores, pick, pick_range};
+pub use pressure::{compaction_debt, write_pressure, WritePressure};
+pub use task::{BusySet, LevelInputs, Task, TaskReason};
