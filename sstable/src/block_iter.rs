@@ -1,0 +1,286 @@
+//! A double-ended cursor over one block's entries (`docs/sstable-format.md`, "Blocks").
+//!
+//! Keys are encoded internal keys. Every entry is checked as it is decoded: its header and bytes
+//! lie inside the entries area, its shared prefix is no longer than the previous key, its key
+//! holds an 8-byte trailer with a known kind, and keys strictly increase. A bad entry is an
+//! error, never a skip and never a panic.
+
+use crate::block::{Block, BlockError};
+use common::coding::Reader;
+use common::ikey::{compare_encoded, split_encoded};
+use common::{SeqNo, ValueKind};
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+type Result<T> = std::result::Result<T, BlockError>;
+
+/// A cursor over one block. Owns an `Arc` of the block, so it may outlive the cache entry.
+#[derive(Debug)]
+pub struct BlockIter {
+    block: Arc<Block>,
+    /// Offset of the current entry; `restarts_offset` when not positioned.
+    current: usize,
+    /// Offset of the entry after the current one.
+    next: usize,
+    /// The restart point at or before `current`.
+    restart_index: usize,
+    key: Vec<u8>,
+    scratch: Vec<u8>,
+    value_start: usize,
+    value_end: usize,
+    seq: SeqNo,
+    kind: ValueKind,
+}
+
+impl BlockIter {
+    pub(crate) fn new(block: Arc<Block>) -> Self {
+        let end = block.restarts_offset();
+        BlockIter {
+            block,
+            current: end,
+            next: end,
+            restart_index: 0,
+            key: Vec::new(),
+            scratch: Vec::new(),
+            value_start: 0,
+            value_end: 0,
+            seq: 0,
+            kind: ValueKind::Put,
+        }
+    }
+
+    /// Whether the cursor is on an entry.
+    pub fn valid(&self) -> bool {
+        self.current < self.block.restarts_offset()
+    }
+
+    /// The current entry's encoded internal key (requires `valid()`).
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The current entry's user key (requires `valid()`).
+    pub fn user_key(&self) -> &[u8] {
+        &self.key[..self.key.len().saturating_sub(8)]
+    }
+
+    /// The current entry's sequence number (requires `valid()`).
+    pub fn seq(&self) -> SeqNo {
+        self.seq
+    }
+
+    /// The current entry's kind (requires `valid()`).
+    pub fn kind(&self) -> ValueKind {
+        self.kind
+    }
+
+    /// The current entry's value (requires `valid()`).
+    pub fn value(&self) -> &[u8] {
+        &self.block.data()[self.value_start..self.value_end]
+    }
+
+    fn invalidate(&mut self) {
+        self.current = self.block.restarts_offset();
+        self.next = self.current;
+        self.key.clear();
+    }
+
+    fn fail<T>(&mut self, offset: usize, reason: impl Into<String>) -> Result<T> {
+        self.invalidate();
+        Err(BlockError::new(offset, reason))
+    }
+
+    fn seek_to_restart(&mut self, i: usize) {
+        self.key.clear();
+        self.restart_index = i;
+        self.next = self.block.restart_point(i);
+    }
+
+    /// Decodes the entry at `self.next` and makes it current; `Ok(false)` at the end.
+    fn parse_next(&mut self, check_order: bool) -> Result<bool> {
+        let p = self.next;
+        let limit = self.block.restarts_offset();
+        if p >= limit {
+            self.invalidate();
+            return Ok(false);
+        }
+        let block = Arc::clone(&self.block);
+        let entries = &block.data()[..limit];
+        let mut r = Reader::new(&entries[p..]);
+        let (Some(shared), Some(non_shared), Some(value_len)) =
+            (r.varint(), r.varint(), r.varint())
+        else {
+            return self.fail(p, "entry header is truncated or its varints are malformed");
+        };
+        if shared > self.key.len() as u64 {
+            let prev = self.key.len();
+            return self.fail(
+                p,
+                format!("entry shares {shared} bytes with a previous key of {prev} bytes"),
+            );
+        }
+        let shared = shared as usize;
+        let suffix = usize::try_from(non_shared).ok().and_then(|n| r.bytes(n));
+        let Some(suffix) = suffix else {
+            return self.fail(
+                p,
+                format!("key suffix of {non_shared} bytes runs past the entries"),
+            );
+        };
+        let value_start = p + r.position();
+        if usize::try_from(value_len)
+            .ok()
+            .and_then(|n| r.bytes(n))
+            .is_none()
+        {
+            return self.fail(
+                p,
+                format!("value of {value_len} bytes runs past the entries"),
+            );
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&self.key[..shared]);
+        self.scratch.extend_from_slice(suffix);
+        let Some((_, seq, kind)) = split_encoded(&self.scratch) else {
+            return self.fail(
+                p,
+                "key is shorter than its 8-byte trailer or has an unknown kind",
+            );
+        };
+        if check_order
+            && self.valid()
+            && compare_encoded(&self.key, &self.scratch) != Ordering::Less
+        {
+            return self.fail(p, "keys are not in strictly increasing order");
+        }
+        self.seq = seq;
+        self.kind = kind;
+        std::mem::swap(&mut self.key, &mut self.scratch);
+        self.current = p;
+        self.next = p + r.position();
+        self.value_start = value_start;
+        self.value_end = self.next;
+        while self.restart_index + 1 < self.block.num_restarts()
+            && self.block.restart_point(self.restart_index + 1) <= p
+        {
+            self.restart_index += 1;
+        }
+        Ok(true)
+    }
+
+    /// Moves to the first entry (invalid if the block is empty).
+    pub fn seek_to_first(&mut self) -> Result<()> {
+        if self.block.num_restarts() == 0 {
+            self.invalidate();
+            return Ok(());
+        }
+        self.invalidate();
+        self.seek_to_restart(0);
+        self.parse_next(false).map(|_| ())
+    }
+
+    /// Moves to the last entry (invalid if the block is empty).
+    pub fn seek_to_last(&mut self) -> Result<()> {
+        let n = self.block.num_restarts();
+        self.invalidate();
+        if n == 0 {
+            return Ok(());
+        }
+        self.seek_to_restart(n - 1);
+        if !self.parse_next(false)? {
+            return Ok(());
+        }
+        while self.next < self.block.restarts_offset() {
+            self.parse_next(true)?;
+        }
+        Ok(())
+    }
+
+    /// Moves to the next entry; invalid past the last. (Named like the cursor method of
+    /// [`common::InternalIterator`]; a block cursor is not a `std::iter::Iterator`.)
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<()> {
+        if self.valid() {
+            self.parse_next(true)?;
+        }
+        Ok(())
+    }
+
+    /// Moves to the previous entry; invalid before the first.
+    pub fn prev(&mut self) -> Result<()> {
+        if !self.valid() {
+            return Ok(());
+        }
+        let original = self.current;
+        let mut ri = self.restart_index;
+        while self.block.restart_point(ri) >= original {
+            if ri == 0 {
+                self.invalidate();
+                return Ok(());
+            }
+            ri -= 1;
+        }
+        self.invalidate();
+        self.seek_to_restart(ri);
+        if !self.parse_next(false)? {
+            return self.fail(original, "restart point has no entry");
+        }
+        while self.next < original {
+            self.parse_next(true)?;
+        }
+        if self.next != original {
+            return self.fail(original, "restart point is not on an entry boundary");
+        }
+        Ok(())
+    }
+
+    /// The full key stored at restart point `i` (whose shared prefix must be 0).
+    fn restart_key(&self, i: usize) -> Result<&[u8]> {
+        let p = self.block.restart_point(i);
+        let entries = &self.block.data()[..self.block.restarts_offset()];
+        let mut r = Reader::new(&entries[p..]);
+        match (r.varint(), r.varint(), r.varint()) {
+            (Some(0), Some(n), Some(_)) => usize::try_from(n)
+                .ok()
+                .and_then(|n| r.bytes(n))
+                .ok_or_else(|| BlockError::new(p, "restart key runs past the entries")),
+            _ => Err(BlockError::new(
+                p,
+                "restart entry has a shared prefix or a bad header",
+            )),
+        }
+    }
+
+    /// Moves to the first entry whose encoded internal key is `>= target`.
+    pub fn seek(&mut self, target: &[u8]) -> Result<()> {
+        let n = self.block.num_restarts();
+        self.invalidate();
+        if n == 0 {
+            return Ok(());
+        }
+        // The last restart point whose key is < target.
+        let (mut left, mut right) = (0, n - 1);
+        while left < right {
+            let mid = (left + right).div_ceil(2);
+            let less = match self.restart_key(mid) {
+                Ok(k) => compare_encoded(k, target) == Ordering::Less,
+                Err(e) => return self.fail(e.offset, e.reason),
+            };
+            if less {
+                left = mid;
+            } else {
+                right = mid - 1;
+            }
+        }
+        self.seek_to_restart(left);
+        if !self.parse_next(false)? {
+            return Ok(());
+        }
+        while compare_encoded(&self.key, target) == Ordering::Less {
+            if !self.parse_next(true)? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}

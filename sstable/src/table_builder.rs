@@ -1,0 +1,287 @@
+//! Writes a table: entries in internal-key order in, a finished and fsynced file out
+//! (`docs/sstable-format.md` for the layout).
+//!
+//! Data blocks are cut when they reach `block_size_bytes`; each is compressed (when asked and
+//! when that makes it smaller), given its trailer and appended, and its last key and handle go
+//! to the index. `finish` then appends the filter, properties and index blocks and the footer,
+//! and fsyncs the file. It does not sync the directory: the engine does, once it has decided to
+//! keep the file.
+
+use crate::block::Block;
+use crate::block_builder::BlockBuilder;
+use crate::error::{Error, Result};
+use crate::filter::{bloom_hash, build_filter};
+use crate::format::{
+    encode_stored_block, BlockHandle, Compression, Footer, BLOCK_TRAILER_SIZE, FOOTER_SIZE,
+    INDEX_RESTART_INTERVAL,
+};
+use crate::properties::TableProperties;
+use common::ikey::{compare_encoded, split_encoded};
+use common::{FileSystem, InternalKey, SeqNo, ValueKind, WritableFile, MAX_SEQNO};
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How tables are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableOptions {
+    /// A data block is cut once its contents reach this size (default 4096).
+    pub block_size_bytes: usize,
+    /// Data and index block compression (default lz4, kept only where smaller).
+    pub compression: Compression,
+    /// Bloom filter bits per distinct user key (default 10; 0 writes no filter).
+    pub bloom_bits_per_key: usize,
+    /// Every this many entries a data block stores a whole key (default 16).
+    pub block_restart_interval: usize,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        TableOptions {
+            block_size_bytes: 4096,
+            compression: Compression::Lz4,
+            bloom_bits_per_key: 10,
+            block_restart_interval: 16,
+        }
+    }
+}
+
+/// Writes one table file. Feed it entries in strictly increasing internal-key order, then
+/// `finish` (or `abandon`).
+#[derive(Debug)]
+pub struct TableBuilder {
+    fs: Arc<dyn FileSystem>,
+    path: PathBuf,
+    file: Box<dyn WritableFile>,
+    options: TableOptions,
+    data_block: BlockBuilder,
+    index_block: BlockBuilder,
+    /// The encoded last key added (meaningful once `props.entries > 0`).
+    last_key: Vec<u8>,
+    scratch: Vec<u8>,
+    /// Bloom hashes of the distinct user keys.
+    key_hashes: Vec<u64>,
+    props: TableProperties,
+    offset: u64,
+    failed: bool,
+}
+
+impl TableBuilder {
+    /// Creates (truncating) the file at `path` and starts a table.
+    pub fn new(
+        fs: Arc<dyn FileSystem>,
+        path: &Path,
+        options: TableOptions,
+    ) -> Result<TableBuilder> {
+        let file = fs.create(path).map_err(|source| Error::Io {
+            file: path.to_path_buf(),
+            op: "create".into(),
+            source,
+        })?;
+        let empty_key = InternalKey::new(Vec::new(), 0, ValueKind::Delete);
+        Ok(TableBuilder {
+            fs,
+            path: path.to_path_buf(),
+            file,
+            data_block: BlockBuilder::new(options.block_restart_interval),
+            index_block: BlockBuilder::new(INDEX_RESTART_INTERVAL),
+            options,
+            last_key: Vec::new(),
+            scratch: Vec::new(),
+            key_hashes: Vec::new(),
+            props: TableProperties {
+                entries: 0,
+                tombstones: 0,
+                smallest: empty_key.clone(),
+                largest: empty_key,
+                min_seq: SeqNo::MAX,
+                max_seq: 0,
+                raw_key_bytes: 0,
+                raw_value_bytes: 0,
+                data_blocks: 0,
+                data_uncompressed_bytes: 0,
+                data_stored_bytes: 0,
+                filter_bytes: 0,
+                index_bytes: 0,
+                file_size_bytes: 0,
+            },
+            offset: 0,
+            failed: false,
+        })
+    }
+
+    /// Adds an entry; `key` must sort strictly after the previous one.
+    pub fn add(&mut self, key: &InternalKey, value: &[u8]) -> Result<()> {
+        self.add_parts(&key.user_key, key.seq, key.kind, value)
+    }
+
+    /// Adds an entry given the parts of its internal key (no allocation per call).
+    /// Errors: [`Error::OutOfOrder`] if the key does not sort strictly after the previous one,
+    /// [`Error::InvalidArgument`] for a sequence number over 56 bits or a builder whose earlier
+    /// write failed. Nothing is written for a rejected entry.
+    pub fn add_parts(
+        &mut self,
+        user_key: &[u8],
+        seq: SeqNo,
+        kind: ValueKind,
+        value: &[u8],
+    ) -> Result<()> {
+        if self.failed {
+            return Err(self.invalid("a write to this table failed earlier; abandon it"));
+        }
+        if seq > MAX_SEQNO {
+            return Err(self.invalid(&format!("sequence number {seq} is over 56 bits")));
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(user_key);
+        self.scratch
+            .extend_from_slice(&((seq << 8) | kind as u64).to_le_bytes());
+        let first = self.props.entries == 0;
+        if !first && compare_encoded(&self.last_key, &self.scratch) != Ordering::Less {
+            return Err(Error::OutOfOrder {
+                file: self.path.clone(),
+                previous: InternalKey::decode(&self.last_key)
+                    .unwrap_or_else(|| InternalKey::new(Vec::new(), 0, ValueKind::Delete)),
+                key: InternalKey::new(user_key, seq, kind),
+            });
+        }
+        let new_user_key =
+            first || split_encoded(&self.last_key).is_none_or(|(last, _, _)| last != user_key);
+        if new_user_key {
+            self.key_hashes.push(bloom_hash(user_key));
+        }
+        let p = &mut self.props;
+        if first {
+            p.smallest = InternalKey::new(user_key, seq, kind);
+        }
+        p.entries += 1;
+        p.tombstones += u64::from(kind == ValueKind::Delete);
+        p.min_seq = p.min_seq.min(seq);
+        p.max_seq = p.max_seq.max(seq);
+        p.raw_key_bytes += user_key.len() as u64;
+        p.raw_value_bytes += value.len() as u64;
+        self.data_block.add(&self.scratch, value);
+        std::mem::swap(&mut self.last_key, &mut self.scratch);
+        if self.data_block.size_estimate() >= self.options.block_size_bytes {
+            self.flush_data_block()?;
+        }
+        Ok(())
+    }
+
+    /// About how big the file would be if finished now.
+    pub fn estimated_size_bytes(&self) -> u64 {
+        let filter = self.key_hashes.len() * self.options.bloom_bits_per_key / 8;
+        self.offset
+            + (self.data_block.size_estimate()
+                + self.index_block.size_estimate()
+                + filter
+                + FOOTER_SIZE) as u64
+    }
+
+    /// Entries added so far.
+    pub fn entries(&self) -> u64 {
+        self.props.entries
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes the pending data block, the filter, properties and index blocks and the footer,
+    /// then fsyncs the file. A table must hold at least one entry (else `abandon` it).
+    pub fn finish(mut self) -> Result<TableProperties> {
+        if self.failed {
+            return Err(self.invalid("a write to this table failed earlier; abandon it"));
+        }
+        if self.props.entries == 0 {
+            return Err(self.invalid("a table needs at least one entry; abandon an empty builder"));
+        }
+        if !self.data_block.is_empty() {
+            self.flush_data_block()?;
+        }
+        self.props.largest = InternalKey::decode(&self.last_key)
+            .ok_or_else(|| self.invalid("last key does not decode"))?;
+
+        let filter = build_filter(&self.key_hashes, self.options.bloom_bits_per_key);
+        let filter_handle = self.write_block(&filter, Compression::None)?;
+        self.props.filter_bytes = filter_handle.size + BLOCK_TRAILER_SIZE as u64;
+
+        let properties = self.props.encode();
+        let properties_handle = self.write_block(&properties, Compression::None)?;
+
+        let index = self.index_block.finish();
+        debug_assert!(Block::new(index.clone()).is_ok());
+        let index_handle = self.write_block(&index, self.options.compression)?;
+        self.props.index_bytes = index_handle.size + BLOCK_TRAILER_SIZE as u64;
+
+        let footer = Footer {
+            filter: filter_handle,
+            properties: properties_handle,
+            index: index_handle,
+        };
+        self.append(&footer.encode(), "append footer")?;
+        self.file.sync_all().map_err(|source| {
+            self.failed = true;
+            Error::Io {
+                file: self.path.clone(),
+                op: "fsync".into(),
+                source,
+            }
+        })?;
+        self.props.file_size_bytes = self.offset;
+        Ok(self.props)
+    }
+
+    /// Gives up on the table and removes its partial file (best effort: the engine also
+    /// removes files no manifest names when it opens).
+    pub fn abandon(self) {
+        let TableBuilder { fs, path, file, .. } = self;
+        drop(file);
+        let _ = fs.remove_file(&path);
+    }
+
+    fn invalid(&self, reason: &str) -> Error {
+        Error::InvalidArgument {
+            file: self.path.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn flush_data_block(&mut self) -> Result<()> {
+        let contents = self.data_block.finish();
+        debug_assert!(Block::new(contents.clone()).is_ok());
+        let handle = self.write_block(&contents, self.options.compression)?;
+        let mut value = Vec::with_capacity(20);
+        handle.encode_varint(&mut value);
+        self.index_block.add(&self.last_key, &value);
+        self.props.data_blocks += 1;
+        self.props.data_uncompressed_bytes += contents.len() as u64;
+        self.props.data_stored_bytes += handle.size + BLOCK_TRAILER_SIZE as u64;
+        Ok(())
+    }
+
+    fn write_block(&mut self, contents: &[u8], compression: Compression) -> Result<BlockHandle> {
+        let (mut stored, trailer) = encode_stored_block(contents, compression);
+        let handle = BlockHandle {
+            offset: self.offset,
+            size: stored.len() as u64,
+        };
+        stored.extend_from_slice(&trailer);
+        self.append(&stored, "append block")?;
+        Ok(handle)
+    }
+
+    fn append(&mut self, bytes: &[u8], op: &str) -> Result<()> {
+        if let Err(source) = self.file.append(bytes) {
+            self.failed = true;
+            return Err(Error::Io {
+                file: self.path.clone(),
+                op: format!("{op} at offset {}", self.offset),
+                source,
+            });
+        }
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+}

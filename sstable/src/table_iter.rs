@@ -1,0 +1,177 @@
+//! The double-ended cursor over a whole table: the index picks the data block, a
+//! [`BlockIter`] walks it, and moving off either end of a block loads the neighbour.
+
+use crate::block_iter::BlockIter;
+use crate::error::{Error, Result};
+use crate::table_reader::Table;
+use common::ikey::compare_encoded;
+use common::{InternalIterator, InternalKey, SeqNo, ValueKind};
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// A cursor over a table. It owns an `Arc<Table>`, so it can be kept across calls and sent
+/// between threads. After an error it is invalid.
+#[derive(Debug)]
+pub struct TableIterator {
+    table: Arc<Table>,
+    block_index: usize,
+    block: Option<BlockIter>,
+}
+
+impl TableIterator {
+    pub(crate) fn new(table: Arc<Table>) -> Self {
+        TableIterator {
+            table,
+            block_index: 0,
+            block: None,
+        }
+    }
+
+    /// The current entry's encoded internal key (requires `valid()`; empty otherwise).
+    pub fn encoded_key(&self) -> &[u8] {
+        self.cur().map_or(&[], |b| b.key())
+    }
+
+    fn cur(&self) -> Option<&BlockIter> {
+        debug_assert!(self.valid(), "TableIterator used while not on an entry");
+        self.block.as_ref().filter(|b| b.valid())
+    }
+
+    /// Loads block `i` (not positioned).
+    fn load(&mut self, i: usize) -> Result<&mut BlockIter> {
+        self.block = None;
+        let block = self.table.data_block(i)?;
+        self.block_index = i;
+        Ok(self.block.insert(block.iter()))
+    }
+
+    /// Runs a move on the current block iterator, turning its error into a table error.
+    fn with_block(
+        &mut self,
+        f: impl FnOnce(&mut BlockIter) -> std::result::Result<(), crate::block::BlockError>,
+    ) -> Result<()> {
+        let Some(b) = self.block.as_mut() else {
+            return Ok(());
+        };
+        if let Err(e) = f(b) {
+            self.block = None;
+            return Err(self.table.block_corrupt(self.block_index, e));
+        }
+        Ok(())
+    }
+
+    fn fail<T>(&mut self, reason: &str) -> Result<T> {
+        self.block = None;
+        Err(self
+            .table
+            .block_corrupt(self.block_index, crate::block::BlockError::new(0, reason)))
+    }
+
+    fn guard(&mut self, r: Result<()>) -> Result<()> {
+        if r.is_err() {
+            self.block = None;
+        }
+        r
+    }
+}
+
+impl InternalIterator for TableIterator {
+    type Error = Error;
+
+    fn valid(&self) -> bool {
+        self.block.as_ref().is_some_and(|b| b.valid())
+    }
+
+    fn seek_to_first(&mut self) -> Result<()> {
+        let r = self.load(0).map(|_| ());
+        self.guard(r)?;
+        self.with_block(|b| b.seek_to_first())
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        let last = self.table.index().len() - 1;
+        let r = self.load(last).map(|_| ());
+        self.guard(r)?;
+        self.with_block(|b| b.seek_to_last())
+    }
+
+    fn seek(&mut self, target: &InternalKey) -> Result<()> {
+        let target = target.encode();
+        let i = self
+            .table
+            .index()
+            .partition_point(|e| compare_encoded(&e.last_key, &target) == Ordering::Less);
+        if i == self.table.index().len() {
+            self.block = None;
+            return Ok(());
+        }
+        let r = self.load(i).map(|_| ());
+        self.guard(r)?;
+        self.with_block(|b| b.seek(&target))?;
+        if !self.valid() {
+            return self.fail("block ends before the last key its index entry names");
+        }
+        Ok(())
+    }
+
+    fn seek_for_prev(&mut self, target: &InternalKey) -> Result<()> {
+        self.seek(target)?;
+        if !self.valid() {
+            return self.seek_to_last();
+        }
+        if compare_encoded(self.encoded_key(), &target.encode()) == Ordering::Greater {
+            self.prev()?;
+        }
+        Ok(())
+    }
+
+    fn next(&mut self) -> Result<()> {
+        if !self.valid() {
+            return Ok(());
+        }
+        self.with_block(|b| b.next())?;
+        if self.block.is_some() && !self.valid() {
+            let i = self.block_index + 1;
+            if i >= self.table.index().len() {
+                return Ok(());
+            }
+            let r = self.load(i).map(|_| ());
+            self.guard(r)?;
+            self.with_block(|b| b.seek_to_first())?;
+        }
+        Ok(())
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        if !self.valid() {
+            return Ok(());
+        }
+        self.with_block(|b| b.prev())?;
+        if self.block.is_some() && !self.valid() {
+            if self.block_index == 0 {
+                return Ok(());
+            }
+            let i = self.block_index - 1;
+            let r = self.load(i).map(|_| ());
+            self.guard(r)?;
+            self.with_block(|b| b.seek_to_last())?;
+        }
+        Ok(())
+    }
+
+    fn user_key(&self) -> &[u8] {
+        self.cur().map_or(&[], |b| b.user_key())
+    }
+
+    fn seq(&self) -> SeqNo {
+        self.cur().map_or(0, |b| b.seq())
+    }
+
+    fn kind(&self) -> ValueKind {
+        self.cur().map_or(ValueKind::Delete, |b| b.kind())
+    }
+
+    fn value(&self) -> &[u8] {
+        self.cur().map_or(&[], |b| b.value())
+    }
+}

@@ -1,0 +1,382 @@
+//! Reads a table: open checks the footer and loads the filter, properties and index; point
+//! lookups ask the bloom filter, binary-search the index and read one data block.
+//!
+//! Every block read checks its crc32c; every error names the file and the block's offset.
+//! Reads are positioned (`read_at`), so many threads share one `Table`.
+
+use crate::block::{Block, BlockError};
+use crate::cache::BlockCache;
+use crate::error::{Error, Result};
+use crate::filter::BloomFilter;
+use crate::format::{
+    check_trailer, decompress, BlockHandle, Footer, BLOCK_TRAILER_SIZE, FOOTER_SIZE,
+};
+use crate::properties::TableProperties;
+use crate::table_iter::TableIterator;
+use common::ikey::compare_encoded;
+use common::{FileSystem, InternalKey, Lookup, RandomAccessFile, SeqNo, ValueKind, MAX_SEQNO};
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One index entry: the last key of a data block and where the block is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The encoded internal key of the block's last entry.
+    pub last_key: Vec<u8>,
+    /// The block's handle.
+    pub handle: BlockHandle,
+}
+
+/// What [`Table::verify`] checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Data blocks read and checked.
+    pub data_blocks: u64,
+    /// Entries decoded.
+    pub entries: u64,
+    /// Tombstones among them.
+    pub tombstones: u64,
+    /// Bytes whose checksums were checked (every block, trailers and footer included).
+    pub bytes_checked: u64,
+}
+
+/// An open table, shareable between threads.
+#[derive(Debug)]
+pub struct Table {
+    file: Arc<dyn RandomAccessFile>,
+    path: PathBuf,
+    file_id: u64,
+    cache: Option<Arc<BlockCache>>,
+    footer: Footer,
+    index: Vec<IndexEntry>,
+    filter: BloomFilter,
+    props: TableProperties,
+}
+
+/// Decodes an index block's entries and checks them against the data area `[0, data_end)`: at
+/// least one entry, keys strictly increasing (checked by the block cursor), and handles that
+/// tile the data area exactly, in order, with no gap. Errors carry the offset within the block.
+pub fn decode_index(
+    block: Block,
+    data_end: u64,
+) -> std::result::Result<Vec<IndexEntry>, BlockError> {
+    let block = Arc::new(block);
+    let mut it = block.iter();
+    it.seek_to_first()?;
+    let mut out: Vec<IndexEntry> = Vec::new();
+    let mut expect_offset = 0u64;
+    while it.valid() {
+        let handle = BlockHandle::decode_varint(it.value()).ok_or_else(|| {
+            BlockError::new(
+                0,
+                format!("index entry {} has a malformed handle", out.len()),
+            )
+        })?;
+        if handle.offset != expect_offset || !handle.within(expect_offset, data_end) {
+            return Err(BlockError::new(
+                0,
+                format!(
+                    "index entry {} points at {handle:?}; expected a block at {expect_offset} ending by {data_end}",
+                    out.len()
+                ),
+            ));
+        }
+        expect_offset = handle.end().unwrap_or(u64::MAX);
+        out.push(IndexEntry {
+            last_key: it.key().to_vec(),
+            handle,
+        });
+        it.next()?;
+    }
+    if out.is_empty() || expect_offset != data_end {
+        return Err(BlockError::new(
+            0,
+            format!("index covers data up to {expect_offset}, but data ends at {data_end}"),
+        ));
+    }
+    Ok(out)
+}
+
+impl Table {
+    /// Opens the table at `path`: reads and checks the footer, filter, properties and index.
+    /// `file_id` keys this table's blocks in `cache`; it must be unique to this file.
+    pub fn open(
+        fs: Arc<dyn FileSystem>,
+        path: &Path,
+        file_id: u64,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<Arc<Table>> {
+        let io = |op: String| {
+            let file = path.to_path_buf();
+            move |source| Error::Io { file, op, source }
+        };
+        let file = fs.open_read(path).map_err(io("open".into()))?;
+        let file_len = file.len().map_err(io("stat".into()))?;
+        if file_len < FOOTER_SIZE as u64 {
+            return Err(Error::Corruption {
+                file: path.to_path_buf(),
+                offset: 0,
+                reason: format!("file is {file_len} bytes, shorter than the {FOOTER_SIZE}-byte footer (truncated?)"),
+            });
+        }
+        let footer_offset = file_len - FOOTER_SIZE as u64;
+        let mut footer_bytes = [0u8; FOOTER_SIZE];
+        file.read_exact_at(&mut footer_bytes, footer_offset)
+            .map_err(io(format!("read footer at {footer_offset}")))?;
+        let footer = Footer::decode(path, &footer_bytes, file_len)?;
+        let read = |h: BlockHandle, what: &'static str| read_block(&*file, path, h, what);
+
+        let filter = read(footer.filter, "filter block")?;
+        let filter = BloomFilter::decode(&filter)
+            .map_err(|r| corrupt(path, footer.filter.offset, format!("filter block: {r}")))?;
+
+        let props = read(footer.properties, "properties block")?;
+        let mut props = TableProperties::decode(&props).map_err(|r| {
+            corrupt(
+                path,
+                footer.properties.offset,
+                format!("properties block: {r}"),
+            )
+        })?;
+        props.index_bytes = footer.index.size + BLOCK_TRAILER_SIZE as u64;
+        props.file_size_bytes = file_len;
+        let filter_bytes = footer.filter.size + BLOCK_TRAILER_SIZE as u64;
+        if props.filter_bytes != filter_bytes {
+            return Err(corrupt(
+                path,
+                footer.properties.offset,
+                format!(
+                    "properties say the filter takes {} bytes, the footer says {filter_bytes}",
+                    props.filter_bytes
+                ),
+            ));
+        }
+
+        let index = read(footer.index, "index block")?;
+        let index = Block::new(index)
+            .and_then(|b| decode_index(b, footer.filter.offset))
+            .map_err(|e| corrupt(path, footer.index.offset, format!("index block: {e}")))?;
+        let largest = props.largest.encode();
+        if index.len() as u64 != props.data_blocks
+            || index.last().map(|e| &e.last_key[..]) != Some(&largest[..])
+        {
+            return Err(corrupt(
+                path,
+                footer.index.offset,
+                format!(
+                    "index has {} blocks and another last key than the properties ({} blocks, largest {:?})",
+                    index.len(),
+                    props.data_blocks,
+                    props.largest
+                ),
+            ));
+        }
+        Ok(Arc::new(Table {
+            file,
+            path: path.to_path_buf(),
+            file_id,
+            cache,
+            footer,
+            index,
+            filter,
+            props,
+        }))
+    }
+
+    /// The newest version of `user_key` with `seq <= snapshot`.
+    pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Lookup> {
+        if !self.filter.may_contain(user_key) {
+            return Ok(Lookup::Absent);
+        }
+        let target = InternalKey::seek_key(user_key, snapshot.min(MAX_SEQNO)).encode();
+        let i = self
+            .index
+            .partition_point(|e| compare_encoded(&e.last_key, &target) == Ordering::Less);
+        if i == self.index.len() {
+            return Ok(Lookup::Absent);
+        }
+        let block = self.data_block(i)?;
+        let mut it = block.iter();
+        it.seek(&target).map_err(|e| self.block_corrupt(i, e))?;
+        if !it.valid() {
+            return Err(self.block_corrupt(
+                i,
+                BlockError::new(0, "block ends before the last key its index entry names"),
+            ));
+        }
+        Ok(match (it.user_key() == user_key, it.kind()) {
+            (false, _) => Lookup::Absent,
+            (true, ValueKind::Put) => Lookup::Found(it.value().to_vec()),
+            (true, ValueKind::Delete) => Lookup::Deleted,
+        })
+    }
+
+    /// False only if the table certainly holds no version of `user_key` (the bloom filter).
+    pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        self.filter.may_contain(user_key)
+    }
+
+    /// The table's properties.
+    pub fn properties(&self) -> &TableProperties {
+        &self.props
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The id this table's blocks are cached under.
+    pub fn file_id(&self) -> u64 {
+        self.file_id
+    }
+
+    /// The decoded index: one entry per data block.
+    pub fn index(&self) -> &[IndexEntry] {
+        &self.index
+    }
+
+    /// A double-ended cursor over all entries, holding this table alive.
+    pub fn iter(self: &Arc<Self>) -> TableIterator {
+        TableIterator::new(Arc::clone(self))
+    }
+
+    /// Reads every block from the file (bypassing the cache), checks every checksum and every
+    /// entry's order, and checks the totals against the properties.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        for (h, what) in [
+            (self.footer.filter, "filter block"),
+            (self.footer.properties, "properties block"),
+            (self.footer.index, "index block"),
+        ] {
+            self.read_block(h, what)?;
+        }
+        let mut report = VerifyReport {
+            data_blocks: 0,
+            entries: 0,
+            tombstones: 0,
+            bytes_checked: self.props.file_size_bytes,
+        };
+        let mut prev_last: Option<&[u8]> = None;
+        for (i, entry) in self.index.iter().enumerate() {
+            let block = Block::new(self.read_block(entry.handle, "data block")?)
+                .map_err(|e| self.block_corrupt(i, e))?;
+            let block = Arc::new(block);
+            let mut it = block.iter();
+            it.seek_to_first().map_err(|e| self.block_corrupt(i, e))?;
+            let mut first = true;
+            let mut last = Vec::new();
+            while it.valid() {
+                if first
+                    && prev_last.is_some_and(|p| compare_encoded(p, it.key()) != Ordering::Less)
+                {
+                    return Err(self.block_corrupt(
+                        i,
+                        BlockError::new(0, "first key is not after the previous block's last key"),
+                    ));
+                }
+                first = false;
+                report.entries += 1;
+                report.tombstones += u64::from(it.kind() == ValueKind::Delete);
+                last.clear();
+                last.extend_from_slice(it.key());
+                it.next().map_err(|e| self.block_corrupt(i, e))?;
+            }
+            if last != entry.last_key {
+                return Err(self.block_corrupt(
+                    i,
+                    BlockError::new(0, "last key differs from the index entry's key"),
+                ));
+            }
+            prev_last = Some(&entry.last_key);
+            report.data_blocks += 1;
+        }
+        if report.entries != self.props.entries || report.tombstones != self.props.tombstones {
+            return Err(self.corrupt(
+                self.footer.properties.offset,
+                format!(
+                    "blocks hold {} entries ({} tombstones), properties say {} ({})",
+                    report.entries, report.tombstones, self.props.entries, self.props.tombstones
+                ),
+            ));
+        }
+        Ok(report)
+    }
+
+    /// The data block `i` of the index, from the cache or the file.
+    pub(crate) fn data_block(&self, i: usize) -> Result<Arc<Block>> {
+        let handle = self.index[i].handle;
+        if let Some(cache) = &self.cache {
+            if let Some(b) = cache.get(self.file_id, handle.offset) {
+                return Ok(b);
+            }
+        }
+        let block = Block::new(self.read_block(handle, "data block")?)
+            .map_err(|e| self.block_corrupt(i, e))?;
+        if block.num_restarts() == 0 {
+            return Err(self.block_corrupt(i, BlockError::new(0, "data block is empty")));
+        }
+        let block = Arc::new(block);
+        if let Some(cache) = &self.cache {
+            cache.insert(self.file_id, handle.offset, Arc::clone(&block));
+        }
+        Ok(block)
+    }
+
+    fn read_block(&self, handle: BlockHandle, what: &'static str) -> Result<Vec<u8>> {
+        read_block(&*self.file, &self.path, handle, what)
+    }
+
+    fn corrupt(&self, offset: u64, reason: String) -> Error {
+        corrupt(&self.path, offset, reason)
+    }
+
+    pub(crate) fn block_corrupt(&self, i: usize, e: BlockError) -> Error {
+        let offset = self.index.get(i).map_or(0, |x| x.handle.offset);
+        self.corrupt(offset, format!("data block {i}: {e}"))
+    }
+}
+
+fn corrupt(path: &Path, offset: u64, reason: String) -> Error {
+    Error::Corruption {
+        file: path.to_path_buf(),
+        offset,
+        reason,
+    }
+}
+
+/// Reads a block and its trailer, checks the crc32c and decompresses it.
+fn read_block(
+    file: &dyn RandomAccessFile,
+    path: &Path,
+    handle: BlockHandle,
+    what: &'static str,
+) -> Result<Vec<u8>> {
+    let len = usize::try_from(handle.size)
+        .ok()
+        .and_then(|s| s.checked_add(BLOCK_TRAILER_SIZE))
+        .ok_or_else(|| {
+            corrupt(
+                path,
+                handle.offset,
+                format!("{what} of {} bytes is too large", handle.size),
+            )
+        })?;
+    let mut raw = vec![0u8; len];
+    file.read_exact_at(&mut raw, handle.offset)
+        .map_err(|source| Error::Io {
+            file: path.to_path_buf(),
+            op: format!("read {what} at {} ({len} bytes)", handle.offset),
+            source,
+        })?;
+    let (stored, kind) =
+        check_trailer(&raw).map_err(|(expected, actual)| Error::ChecksumMismatch {
+            file: path.to_path_buf(),
+            block: what,
+            block_offset: handle.offset,
+            expected,
+            actual,
+        })?;
+    decompress(stored, kind).map_err(|r| corrupt(path, handle.offset, format!("{what}: {r}")))
+}
