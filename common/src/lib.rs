@@ -30,6 +30,8 @@ pub mod coding;
 pub mod fs;
 pub mod ikey;
 pub mod iter;
+pub mod merge;
+pub mod visible;
 
 pub use fs::{
     fault::{FaultKind, FaultyFs, Op},
@@ -39,3 +41,5 @@ pub use fs::{
 };
 pub use ikey::{InternalKey, SeqNo, ValueKind, MAX_SEQNO};
 pub use iter::{InternalIterator, Lookup};
+pub use merge::MergingIterator;
+pub use visible::VisibleIter;
