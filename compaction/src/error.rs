@@ -24,6 +24,21 @@ pub enum Error {
         /// What did not fit.
         reason: String,
     },
+
+    /// Reading an input table, or writing an output table, failed.
+    #[error(transparent)]
+    Table(#[from] sstable::Error),
+    /// An input table yielded entries out of internal-key order (or one internal key twice):
+    /// its bytes are wrong, and nothing was written.
+    #[error("{}: entries out of order: {key:?} after {previous:?}", file.display())]
+    InputOutOfOrder {
+        /// The input table the later entry came from.
+        file: std::path::PathBuf,
+        /// The entry before (its kind is not tracked and shown as a put).
+        previous: common::InternalKey,
+        /// The entry that does not sort after it.
+        key: common::InternalKey,
+    },
 }
 
 /// The crate's result type.

@@ -27,14 +27,17 @@
 
 mod apply;
 mod error;
+mod job;
 mod levels;
 mod options;
 mod picker;
 mod pressure;
+mod retention;
 mod task;
 
 pub use apply::apply;
 pub use error::{Error, Result};
+pub use job::{run, JobOutput, JobStats, MergeJob, OutputFactory, OutputTable};
 pub use levels::{key_range, Levels, TableInfo};
 pub use options::{CompactionOptions, MAX_LEVELS_LIMIT};
 pub use picker::{level_scores, pick, pick_range};
