@@ -133,3 +133,40 @@ fn golden_filter_answers_never_change() {
     // At 10 bits per key the false-positive rate stays low.
     assert!(positives.len() < 40, "{} of 2000", positives.len());
 }
+
+/// The hex dump in `docs/sstable-format.md` ("Worked example") is what the writer produces.
+#[test]
+fn format_doc_worked_example_is_exact() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/sstable-format.md"),
+    )
+    .unwrap();
+    let section = &doc[doc
+        .find("## Worked example")
+        .expect("worked example section")..];
+    let mut documented = Vec::new();
+    for line in section
+        .lines()
+        .filter(|l| l.len() > 6 && l.as_bytes()[4] == b':')
+    {
+        let hex = line[5..].split("   ").next().unwrap();
+        documented.extend(
+            hex.split_whitespace()
+                .map(|h| u8::from_str_radix(h, 16).unwrap()),
+        );
+    }
+    let fs = MemFs::new();
+    let path = Path::new("/t.sst");
+    let opts = TableOptions {
+        compression: Compression::None,
+        ..TableOptions::default()
+    };
+    let mut b = sstable::TableBuilder::new(fs.shared(), path, opts).unwrap();
+    b.add(&InternalKey::new(*b"apple", 2, ValueKind::Put), b"red")
+        .unwrap();
+    b.add(&InternalKey::new(*b"apricot", 1, ValueKind::Delete), b"")
+        .unwrap();
+    assert_eq!(b.finish().unwrap().file_size_bytes, 204);
+    assert_eq!(fs.read_all(path).unwrap(), documented);
+    assert_eq!(sstable::filter::bloom_hash(b"apple"), 0x9bd6_c11a_2c6b_f096);
+}
