@@ -1,11 +1,16 @@
 //! Insert and get throughput of the memtable.
 //!
 //! `cargo bench -p memtable`. Keys are 16 bytes, values 100 bytes, in a pseudo-random order.
+//! `merged_visible_scan_4x25k` reads four memtables of 25 000 entries each through
+//! `common::MergingIterator` and `common::VisibleIter`, as the engine's range scan does.
 
-use common::{InternalIterator, ValueKind};
+use common::merge::MapErr;
+use common::{InternalIterator, MergingIterator, ValueKind, VisibleIter};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use memtable::MemTable;
+use std::convert::Infallible;
 use std::hint::black_box;
+use std::ops::Bound;
 use std::sync::Arc;
 
 const N: usize = 100_000;
@@ -81,6 +86,33 @@ fn bench(c: &mut Criterion) {
                 n += it.value().len();
                 it.prev().unwrap();
             }
+            black_box(n)
+        })
+    });
+    let tables: Vec<Arc<MemTable>> = (0..4)
+        .map(|t| {
+            let mt = Arc::new(MemTable::new(t));
+            for i in (t as usize..N).step_by(4) {
+                mt.insert(&key(i), i as u64 + 1, ValueKind::Put, &value);
+            }
+            mt
+        })
+        .collect();
+    g.bench_function("merged_visible_scan_4x25k", |b| {
+        b.iter(|| {
+            let children: Vec<Box<dyn InternalIterator<Error = Infallible>>> = tables
+                .iter()
+                .map(|t| {
+                    Box::new(MapErr::new(t.iter(), |e: Infallible| -> Infallible { e }))
+                        as Box<dyn InternalIterator<Error = Infallible>>
+                })
+                .collect();
+            let merged = MergingIterator::new(children);
+            let mut n = 0usize;
+            for kv in VisibleIter::new(merged, u64::MAX, Bound::Unbounded, Bound::Unbounded) {
+                n += kv.unwrap().1.len();
+            }
+            assert_eq!(n, N * value.len());
             black_box(n)
         })
     });

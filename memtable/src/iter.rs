@@ -24,6 +24,14 @@ pub const MIN_WINDOW: usize = 2;
 /// The most entries copied by one refill.
 pub const MAX_WINDOW: usize = 128;
 
+// The engine keeps cursors across threads and past its locks: checked at compile time.
+const _: () = {
+    const fn send_static<T: Send + 'static>() {}
+    const fn send_sync<T: Send + Sync>() {}
+    send_static::<MemTableIter>();
+    send_sync::<MemTable>();
+};
+
 /// A cursor over a memtable's entries in internal-key order. Moving never fails.
 pub struct MemTableIter {
     table: Arc<MemTable>,
