@@ -146,7 +146,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_field() {
-        let cases: Vec<(&str, fn(&mut CompactionOptions))> = vec![
+        type Edit = fn(&mut CompactionOptions);
+        let cases: Vec<(&str, Edit)> = vec![
             ("level0_file_trigger", |o| o.level0_file_trigger = 0),
             ("level0_slowdown_files", |o| o.level0_slowdown_files = 2),
             ("level0_stop_files", |o| o.level0_stop_files = 20),

@@ -237,7 +237,7 @@ fn the_job_refuses_trivial_moves_and_wrong_inputs() {
     let t2 = b.table(vec![put("b", 2, "y")]);
     let options = CompactionOptions::default();
     let mut task = task_for(std::slice::from_ref(&t1), true, Vec::new());
-    let err = b.run(&task, &[t2.clone()], &[], &options).unwrap_err();
+    let err = b.run(&task, &[t2], &[], &options).unwrap_err();
     assert!(matches!(err, Error::InvalidTask { .. }), "{err}");
     task.is_trivial_move = true;
     let err = b.run(&task, &[t1], &[MAX_SEQNO], &options).unwrap_err();

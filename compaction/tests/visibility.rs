@@ -8,7 +8,10 @@ use proptest::prelude::*;
 use support::*;
 
 /// (key index, is delete, value length, input table) per entry; seq = position + 1.
-fn scenario() -> impl Strategy<Value = (Vec<(u8, bool, usize, usize)>, Vec<SeqNo>, bool, u64)> {
+type Spec = Vec<(u8, bool, usize, usize)>;
+
+/// The entries, the live snapshots, whether the task is bottommost, the output target size.
+fn scenario() -> impl Strategy<Value = (Spec, Vec<SeqNo>, bool, u64)> {
     (
         prop::collection::vec((0u8..8, any::<bool>(), 0usize..40, 0usize..4), 1..80),
         prop::collection::vec(0u64..90, 0..5),
