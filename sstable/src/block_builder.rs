@@ -6,7 +6,7 @@
 //! key. Every `restart_interval` entries the key is stored whole (`shared = 0`) and the entry's
 //! offset is recorded; the block ends with those offsets (u32 each) and their count (u32).
 
-use common::coding::{put_u32, put_varint, varint_len};
+use common::coding::{put_u32, put_varint};
 
 /// Accumulates the entries of one block.
 #[derive(Debug)]
@@ -59,16 +59,6 @@ impl BlockBuilder {
     /// The size the block will have when finished.
     pub fn size_estimate(&self) -> usize {
         self.buf.len() + 4 * self.restarts.len().max(1) + 4
-    }
-
-    /// The size the block would have after adding an entry with these lengths (an upper bound).
-    pub fn size_after(&self, key_len: usize, value_len: usize) -> usize {
-        self.size_estimate()
-            + 4
-            + varint_len(key_len as u64) * 2
-            + varint_len(value_len as u64)
-            + key_len
-            + value_len
     }
 
     /// Whether no entry was added since the last `finish`.

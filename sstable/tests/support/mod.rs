@@ -108,7 +108,7 @@ pub fn mixed_model(seed: u64) -> Model {
         let versions = 1 + r.next_u64() % 3;
         for v in 0..versions {
             let seq = 10 + i * 4 + v;
-            let kind = if r.next_u64() % 5 == 0 {
+            let kind = if r.next_u64().is_multiple_of(5) {
                 ValueKind::Delete
             } else {
                 ValueKind::Put
