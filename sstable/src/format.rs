@@ -111,7 +111,7 @@ impl Footer {
 
     /// Decodes and checks the footer of a file of `file_len` bytes whose last 64 bytes are
     /// `bytes`: magic, then version, then checksum, then that every handle lies between the
-    /// start of the file and the footer, in the order filter, properties, index.
+    /// start of the file and the footer, in the order filter, properties, index, back to back.
     pub fn decode(file: &Path, bytes: &[u8], file_len: u64) -> Result<Footer> {
         let corrupt = |offset: u64, reason: String| Error::Corruption {
             file: file.to_path_buf(),
@@ -162,11 +162,11 @@ impl Footer {
             properties: handle(1),
             index: handle(2),
         };
-        let in_order = footer.filter.within(0, footer.properties.offset)
-            && footer
-                .properties
-                .within(footer.filter.offset, footer.index.offset)
-            && footer.index.within(footer.properties.offset, start);
+        // The meta blocks follow one another with no gap, the index ending where the footer
+        // starts, so every byte of the file is under a checksum.
+        let in_order = footer.filter.end() == Some(footer.properties.offset)
+            && footer.properties.end() == Some(footer.index.offset)
+            && footer.index.end() == Some(start);
         if !in_order {
             return Err(corrupt(
                 start,

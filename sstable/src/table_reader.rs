@@ -9,7 +9,8 @@ use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::filter::BloomFilter;
 use crate::format::{
-    check_trailer, decompress, BlockHandle, Footer, BLOCK_TRAILER_SIZE, FOOTER_SIZE,
+    check_trailer, decompress, BlockHandle, Footer, BLOCK_TRAILER_SIZE, COMPRESSION_NONE,
+    FOOTER_SIZE,
 };
 use crate::properties::TableProperties;
 use crate::table_iter::TableIterator;
@@ -378,5 +379,10 @@ fn read_block(
             expected,
             actual,
         })?;
+    if kind == COMPRESSION_NONE {
+        // Stored as is: reuse the buffer rather than copy it.
+        raw.truncate(handle.size as usize);
+        return Ok(raw);
+    }
     decompress(stored, kind).map_err(|r| corrupt(path, handle.offset, format!("{what}: {r}")))
 }
