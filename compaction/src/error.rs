@@ -25,6 +25,9 @@ pub enum Error {
         reason: String,
     },
 
+    /// The job's cancel flag was set; its outputs were removed.
+    #[error("compaction cancelled")]
+    Cancelled,
     /// Reading an input table, or writing an output table, failed.
     #[error(transparent)]
     Table(#[from] sstable::Error),

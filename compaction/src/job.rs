@@ -20,6 +20,7 @@ use crate::task::Task;
 use common::{FileSystem, InternalIterator, InternalKey, MergingIterator, SeqNo, ValueKind};
 use sstable::{Table, TableBuilder, TableOptions, TableProperties};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Names the job's output tables: the engine owns file numbers and paths.
@@ -49,7 +50,13 @@ pub struct MergeJob<'a> {
     pub table_options: TableOptions,
     /// Output size limits.
     pub options: &'a CompactionOptions,
+    /// When set (e.g. the engine is closing), the job stops within [`CANCEL_CHECK_ENTRIES`]
+    /// entries, removes its outputs and returns [`Error::Cancelled`].
+    pub cancel: Option<&'a AtomicBool>,
 }
+
+/// How many entries the job merges between two looks at its cancel flag.
+pub const CANCEL_CHECK_ENTRIES: u64 = 1024;
 
 /// One table the job wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,6 +172,11 @@ fn merge(job: &MergeJob<'_>, writer: &mut Writer<'_, '_>) -> Result<JobStats> {
     let mut key: Option<(Vec<u8>, SeqNo)> = None;
     merged.seek_to_first()?;
     while merged.valid() {
+        if stats.entries_read % CANCEL_CHECK_ENTRIES == 0
+            && job.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(Error::Cancelled);
+        }
         stats.entries_read += 1;
         let (user_key, seq) = (merged.user_key(), merged.seq());
         let same_key = match &key {

@@ -5,6 +5,15 @@
 //! - decides: [`pick`] (and [`pick_range`] for manual compactions) turn [`Levels`] and the
 //!   [`BusySet`] of running tasks into a [`Task`]; [`apply`] gives the tree's shape after it;
 //!   [`compaction_debt`] and [`write_pressure`] tell the write path to slow down or stop;
+//! - merges: [`run`] rewrites a task's input tables ([`MergeJob`]) into new tables named by an
+//!   [`OutputFactory`], keeping per user key the newest version of each snapshot stripe,
+//!   dropping tombstones that hide nothing when the task is bottommost, and cutting outputs only
+//!   between user keys. It returns the new tables ([`OutputTable`]) and [`JobStats`] (bytes read
+//!   and written, for write amplification).
+//!
+//! The engine's loop: `pick` -> `BusySet::insert` -> (trivial move, or open the inputs and
+//! `run`) -> one manifest edit mirroring `apply` -> `BusySet::remove` -> delete the inputs once
+//! no reader holds them.
 //!
 //! ```
 //! use compaction::{apply, pick, BusySet, CompactionOptions, Levels, TableInfo};
@@ -37,7 +46,9 @@ mod task;
 
 pub use apply::apply;
 pub use error::{Error, Result};
-pub use job::{run, JobOutput, JobStats, MergeJob, OutputFactory, OutputTable};
+pub use job::{
+    run, JobOutput, JobStats, MergeJob, OutputFactory, OutputTable, CANCEL_CHECK_ENTRIES,
+};
 pub use levels::{key_range, Levels, TableInfo};
 pub use options::{CompactionOptions, MAX_LEVELS_LIMIT};
 pub use picker::{level_scores, pick, pick_range};

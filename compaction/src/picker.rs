@@ -1,7 +1,8 @@
 //! The picker: a pure function from the shape of the tree to the next [`Task`].
 //!
 //! Scores (LevelDB/RocksDB): level 0 scores its number of tables not being compacted divided
-//! by `level0_file_trigger`; a level `n >= 1` above the deepest scores its bytes not being
+//! by `level0_file_trigger`, or its bytes not being compacted divided by level 1's target if
+//! that is more (a few huge flushes also trigger); a level `n >= 1` above the deepest scores its bytes not being
 //! compacted divided by its target. Levels scoring at least 1 are tried from the highest score
 //! down (ties: the shallower level first); the first that yields a task wins.
 //!
@@ -37,11 +38,17 @@ pub fn level_scores(levels: &Levels, busy: &BusySet, options: &CompactionOptions
         return scores;
     };
     for (n, score) in scores.iter_mut().enumerate().take(last) {
-        let idle = levels.level(n).iter().filter(|t| !busy.contains(t.id));
+        let idle: Vec<&TableInfo> = levels
+            .level(n)
+            .iter()
+            .filter(|t| !busy.contains(t.id))
+            .collect();
+        let bytes: u64 = idle.iter().map(|t| t.size_bytes).sum();
         *score = if n == 0 {
-            idle.count() as f64 / options.level0_file_trigger.max(1) as f64
+            let by_count = idle.len() as f64 / options.level0_file_trigger.max(1) as f64;
+            let by_size = bytes as f64 / options.level1_size_bytes_target as f64;
+            by_count.max(by_size)
         } else {
-            let bytes: u64 = idle.map(|t| t.size_bytes).sum();
             bytes as f64 / options.level_target_bytes(n) as f64
         };
     }

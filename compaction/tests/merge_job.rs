@@ -243,3 +243,33 @@ fn the_job_refuses_trivial_moves_and_wrong_inputs() {
     let err = b.run(&task, &[t1], &[MAX_SEQNO], &options).unwrap_err();
     assert!(matches!(err, Error::InvalidTask { .. }), "{err}");
 }
+
+#[test]
+fn a_cancelled_job_stops_and_leaves_nothing() {
+    let mut b = Bench::new();
+    let t = b.table(
+        (0..100)
+            .map(|k| put(&format!("k{k:03}"), k + 1, "v"))
+            .collect(),
+    );
+    b.cancel = Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+        true,
+    )));
+    let err = b
+        .merge(
+            std::slice::from_ref(&t),
+            &[],
+            false,
+            &CompactionOptions::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    assert_eq!(b.fs.list_dir(Path::new("/db")).unwrap().len(), 1);
+    b.cancel = Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+        false,
+    )));
+    let out = b
+        .merge(&[t], &[], false, &CompactionOptions::default())
+        .unwrap();
+    assert_eq!(out.stats.entries_written, 100);
+}

@@ -396,3 +396,16 @@ fn debt_counts_level0_and_the_excess_of_each_level() {
         WritePressure::Slowdown { .. }
     ));
 }
+
+#[test]
+fn a_few_huge_level0_tables_trigger_by_size() {
+    let levels = tree(vec![vec![t(1, 6 * MB, "a", "b"), t(2, 5 * MB, "c", "d")]]);
+    let task = pick(&levels, &BusySet::new(), &small()).unwrap();
+    assert_eq!(task.level, 0);
+    assert!((task.score - 1.1).abs() < 1e-9, "{}", task.score);
+    assert_eq!(
+        task.input_ids(),
+        vec![2],
+        "the oldest table's closure, which is itself"
+    );
+}

@@ -7,6 +7,7 @@ use compaction::{
 };
 use sstable::{Table, TableBuilder, TableOptions};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// One entry: (user key, seq, kind, value).
@@ -37,6 +38,7 @@ pub struct Bench {
     pub mem: MemFs,
     pub fs: Arc<dyn FileSystem>,
     pub next_id: u64,
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Bench {
@@ -48,6 +50,7 @@ impl Bench {
             mem,
             fs,
             next_id: 1,
+            cancel: None,
         }
     }
 
@@ -96,6 +99,7 @@ impl Bench {
             fs: self.fs.clone(),
             table_options: table_options(),
             options,
+            cancel: self.cancel.as_deref(),
         };
         let next_id = &mut self.next_id;
         let mut factory = || {
