@@ -151,27 +151,25 @@ impl Levels {
             .position(|level| level.iter().any(|t| t.id == id))
     }
 
-    /// The tables of `level` whose range meets `smallest..=largest`. For levels >= 1 they are
-    /// contiguous and found by binary search.
-    pub fn overlapping(&self, level: usize, smallest: &[u8], largest: &[u8]) -> &[TableInfo] {
+    /// The tables of `level` whose range meets `smallest..=largest`, in the level's order.
+    /// For levels >= 1 they are contiguous and found by binary search.
+    pub fn overlapping(&self, level: usize, smallest: &[u8], largest: &[u8]) -> Vec<&TableInfo> {
         let tables = self.level(level);
         if level == 0 {
-            // Level 0 is not sorted; callers use `overlapping_level0`.
-            return if tables.iter().any(|t| t.overlaps(smallest, largest)) {
-                tables
-            } else {
-                &[]
-            };
+            return tables
+                .iter()
+                .filter(|t| t.overlaps(smallest, largest))
+                .collect();
         }
         let start = tables.partition_point(|t| t.largest.as_slice() < smallest);
         let end = tables.partition_point(|t| t.smallest.as_slice() <= largest);
-        &tables[start..end.max(start)]
+        tables[start..end.max(start)].iter().collect()
     }
 
-    /// The bytes of `level` overlapping `smallest..=largest` (for levels >= 1).
+    /// The bytes of `level` overlapping `smallest..=largest`.
     pub fn overlapping_bytes(&self, level: usize, smallest: &[u8], largest: &[u8]) -> u64 {
         self.overlapping(level, smallest, largest)
-            .iter()
+            .into_iter()
             .map(|t| t.size_bytes)
             .sum()
     }
@@ -235,7 +233,7 @@ mod tests {
         let ids = |s: &str, l: &str| -> Vec<u64> {
             levels
                 .overlapping(1, s.as_bytes(), l.as_bytes())
-                .iter()
+                .into_iter()
                 .map(|t| t.id)
                 .collect()
         };
@@ -256,6 +254,17 @@ mod tests {
         assert_eq!(levels.level(0)[0].id, 2);
         assert!(levels.push_level0(t(2, "x", "y")).is_err());
         assert_eq!(levels.find(1), Some(0));
-        assert_eq!(levels.total_size_bytes(), 20);
+        levels.push_level0(t(3, "x", "y")).unwrap();
+        let hits: Vec<u64> = levels
+            .overlapping(0, b"b", b"c")
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(
+            hits,
+            vec![2, 1],
+            "level 0 in its order, only the tables that overlap"
+        );
+        assert_eq!(levels.total_size_bytes(), 30);
     }
 }

@@ -168,10 +168,10 @@ fn pick_level(
             continue;
         }
         let below = levels.overlapping(n + 1, &t.smallest, &t.largest);
-        if busy.any_busy(below) {
+        if busy.any_busy(below.iter().copied()) {
             continue;
         }
-        let (s, l) = key_range(below.iter().chain([t]))?;
+        let (s, l) = key_range(below.iter().copied().chain([t]))?;
         if busy.output_conflicts(n + 1, &s, &l) {
             continue;
         }
@@ -251,7 +251,11 @@ fn build_task(
     let below: Vec<TableInfo> = if output_level == level {
         Vec::new()
     } else {
-        levels.overlapping(output_level, &s, &l).to_vec()
+        levels
+            .overlapping(output_level, &s, &l)
+            .into_iter()
+            .cloned()
+            .collect()
     };
     if busy.any_busy(&below) {
         return None;
@@ -261,9 +265,11 @@ fn build_task(
         return None;
     }
     let bottommost = !levels.deeper_overlaps(output_level, &smallest, &largest);
-    let grandparents = levels
+    let grandparents: Vec<TableInfo> = levels
         .overlapping(output_level + 1, &smallest, &largest)
-        .to_vec();
+        .into_iter()
+        .cloned()
+        .collect();
     let grandparent_bytes: u64 = grandparents.iter().map(|t| t.size_bytes).sum();
     let is_trivial_move = output_level != level
         && inputs.len() == 1
