@@ -1,0 +1,158 @@
+//! The blocking face: the same log and operations as [`crate::Wal`], for code without a runtime.
+//!
+//! ```
+//! use wal::blocking::Wal;
+//! use wal::{FsyncPolicy, Position, Record, WalConfig};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let config = WalConfig { dir: dir.path().into(), fsync_policy: FsyncPolicy::Always, ..Default::default() };
+//! let (wal, _info) = Wal::open(config).unwrap();
+//! let pos = wal.append(&Record::put(b"k", b"v")).unwrap();
+//! let mut reader = wal.read_from(Position::start()).unwrap();
+//! assert_eq!(reader.next_record().unwrap(), Some((Record::put(b"k", b"v"), pos)));
+//! wal.close().unwrap();
+//! ```
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::handle::Handle;
+use crate::reader::ReaderCore;
+use crate::{Position, Record, RecoveryInfo, WalConfig};
+use std::sync::Arc;
+
+/// A handle to an open log. Cheap to clone and share between threads; the log closes when
+/// the last handle (of either face) is dropped, or at [`close`](Wal::close).
+#[derive(Clone, Debug)]
+pub struct Wal {
+    pub(crate) handle: Arc<Handle>,
+}
+
+impl Wal {
+    /// Opens (creating if needed) and recovers the log in `config.dir`.
+    pub fn open(config: WalConfig) -> Result<(Wal, RecoveryInfo)> {
+        let (engine, info) = Engine::open(config)?;
+        Ok((
+            Wal {
+                handle: Arc::new(Handle(engine)),
+            },
+            info,
+        ))
+    }
+
+    fn engine(&self) -> &Arc<Engine> {
+        &self.handle.0
+    }
+
+    /// Appends one record and waits as the fsync policy says; returns its position.
+    pub fn append(&self, record: &Record) -> Result<Position> {
+        let mut pos = Position::start();
+        self.engine()
+            .append(std::slice::from_ref(record), |p| pos = p)?;
+        self.wait_durable(pos)?;
+        Ok(pos)
+    }
+
+    /// Appends records as one batch (after a crash all are there or none) and waits as the
+    /// policy says; returns their positions in order.
+    pub fn append_batch(&self, records: &[Record]) -> Result<Vec<Position>> {
+        let positions = self.append_no_wait(records)?;
+        if let Some(&last) = positions.last() {
+            self.wait_durable(last)?;
+        }
+        Ok(positions)
+    }
+
+    /// Appends records as one batch and returns as soon as they are in the log, whatever the
+    /// policy (follow with [`wait_durable`](Wal::wait_durable)).
+    pub fn append_no_wait(&self, records: &[Record]) -> Result<Vec<Position>> {
+        let mut positions = Vec::with_capacity(records.len());
+        self.engine().append(records, |p| positions.push(p))?;
+        Ok(positions)
+    }
+
+    /// Waits until the record at `pos` is as durable as the policy promises: under `Always`
+    /// until an fsync covers it (shared with concurrent appenders); under `Batch` and `Os` it
+    /// returns at once.
+    pub fn wait_durable(&self, pos: Position) -> Result<()> {
+        match self.engine().durable_target(pos)? {
+            Some(p) => self.engine().wait_durable_until(p),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes everything appended before the call durable, under any policy.
+    pub fn sync(&self) -> Result<()> {
+        let target = self.engine().sync_target()?;
+        self.engine().wait_durable_until(target)
+    }
+
+    /// A reader whose first record is the one at `pos` (`Position::start()`: the oldest).
+    pub fn read_from(&self, pos: Position) -> Result<Reader> {
+        Ok(Reader {
+            core: ReaderCore::new(self.engine().clone(), pos)?,
+        })
+    }
+
+    /// The position the next append gets.
+    pub fn current_position(&self) -> Position {
+        self.engine().current_position()
+    }
+
+    /// Every record before this position is on stable storage.
+    pub fn durable_position(&self) -> Position {
+        self.engine().durable_position()
+    }
+
+    /// Deletes the segments wholly before `pos` (never the active one); returns how many.
+    pub fn delete_segments_before(&self, pos: Position) -> Result<usize> {
+        self.engine().delete_segments_before(pos)
+    }
+
+    /// Keeps the record at `pos` and all before it, drops every later record (durably).
+    pub fn truncate_after(&self, pos: Position) -> Result<()> {
+        self.engine().truncate_after(pos)
+    }
+
+    /// Seals the active segment (fsync) and starts a new one; returns the position its first
+    /// record will get.
+    pub fn rotate(&self) -> Result<Position> {
+        self.engine().rotate()
+    }
+
+    /// Writes and fsyncs everything, stops the background thread and releases the directory.
+    /// Later writes fail with `Error::Closed`; readers can still read to the end.
+    pub fn close(&self) -> Result<()> {
+        self.engine().close()
+    }
+
+    /// The async face of the same log.
+    pub fn to_async(&self) -> crate::Wal {
+        crate::Wal {
+            handle: self.handle.clone(),
+        }
+    }
+}
+
+/// A blocking reader. See [`Wal::read_from`].
+#[derive(Debug)]
+pub struct Reader {
+    core: ReaderCore,
+}
+
+impl Reader {
+    /// The next record and its position, or `None` at the end of the log for now.
+    pub fn next_record(&mut self) -> Result<Option<(Record, Position)>> {
+        self.core.next_record()
+    }
+
+    /// The next record, waiting for one to be appended if the reader is at the end. `None`
+    /// only once the log is closed and read to its end.
+    pub fn wait_next(&mut self) -> Result<Option<(Record, Position)>> {
+        self.core.wait_next()
+    }
+
+    /// The position of the next record this reader returns.
+    pub fn position(&self) -> Position {
+        self.core.position()
+    }
+}

@@ -1,0 +1,147 @@
+//! Configuration: where the log lives and what it promises.
+
+use crate::error::{Error, Result};
+use crate::format::MAX_FRAME_PAYLOAD;
+use common::{FileSystem, RealFs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// When an appended record becomes durable (survives a power cut).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// `append` returns once an fdatasync covers the record. Concurrent appenders share one
+    /// fdatasync (group commit).
+    Always,
+    /// A background thread makes every record durable within the given interval of its append,
+    /// also when no further append comes.
+    Batch(Duration),
+    /// Records are handed to the operating system (within about a millisecond); durable on
+    /// `sync()`, `close()` and segment rotation.
+    Os,
+}
+
+/// What `open` does with damage it finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RecoveryMode {
+    /// A torn tail of the last segment is cut back to the last whole batch; damage anywhere
+    /// else is an error naming the file and offset.
+    #[default]
+    TolerateCorruptTail,
+    /// Any damage, a torn tail included, is an error. (A zero-filled preallocated tail is not
+    /// damage.)
+    AbsoluteConsistency,
+    /// Damaged ranges are skipped and every skip is reported in `RecoveryInfo::skipped`;
+    /// readers jump over them. A checksum-failed record is never returned.
+    SkipCorrupted,
+}
+
+/// Whether record payloads are compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Stored as is.
+    #[default]
+    None,
+    /// lz4 for records whose key plus value is at least `min_bytes` (kept only if smaller).
+    Lz4 {
+        /// The smallest record worth compressing.
+        min_bytes: usize,
+    },
+}
+
+/// How to open a log. Build with struct update syntax over [`Default`].
+#[derive(Clone, Debug)]
+pub struct WalConfig {
+    /// The directory holding the segments and the LOCK file (created if missing).
+    pub dir: PathBuf,
+    /// Durability promise; default `Batch(5ms)`.
+    pub fsync_policy: FsyncPolicy,
+    /// A segment is sealed and a new one started once it reaches this size (default 128 MiB).
+    /// A batch never spans segments, so a segment can exceed this by one batch.
+    pub segment_size_bytes: u64,
+    /// Largest key plus value accepted (default 64 MiB).
+    pub max_record_bytes: u64,
+    /// What `open` does with damage (default `TolerateCorruptTail`).
+    pub recovery_mode: RecoveryMode,
+    /// Payload compression (default none).
+    pub compression: Compression,
+    /// Zero-fill each new segment to `segment_size_bytes` up front, so fdatasync need not
+    /// update the file size (default false).
+    pub preallocate: bool,
+    /// Appends are gathered in a buffer of this size before being written (default 256 KiB).
+    pub write_buffer_bytes: usize,
+    /// The file system (default the real one).
+    pub fs: Arc<dyn FileSystem>,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig {
+            dir: PathBuf::from("wal"),
+            fsync_policy: FsyncPolicy::Batch(Duration::from_millis(5)),
+            segment_size_bytes: 128 << 20,
+            max_record_bytes: 64 << 20,
+            recovery_mode: RecoveryMode::default(),
+            compression: Compression::default(),
+            preallocate: false,
+            write_buffer_bytes: 256 << 10,
+            fs: RealFs::shared(),
+        }
+    }
+}
+
+impl WalConfig {
+    /// Rejects values the log cannot honour.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.segment_size_bytes < 4096 {
+            return Err(Error::InvalidConfig(format!(
+                "segment_size_bytes {} is below the minimum 4096",
+                self.segment_size_bytes
+            )));
+        }
+        if self.max_record_bytes == 0 || self.max_record_bytes > MAX_FRAME_PAYLOAD - 32 {
+            return Err(Error::InvalidConfig(format!(
+                "max_record_bytes {} must be between 1 and {}",
+                self.max_record_bytes,
+                MAX_FRAME_PAYLOAD - 32
+            )));
+        }
+        if let FsyncPolicy::Batch(d) = self.fsync_policy {
+            if d.is_zero() {
+                return Err(Error::InvalidConfig(
+                    "FsyncPolicy::Batch needs a non-zero interval (use Always)".into(),
+                ));
+            }
+        }
+        if self.write_buffer_bytes == 0 {
+            return Err(Error::InvalidConfig(
+                "write_buffer_bytes must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_validation() {
+        let c = WalConfig::default();
+        assert_eq!(c.fsync_policy, FsyncPolicy::Batch(Duration::from_millis(5)));
+        assert_eq!(c.segment_size_bytes, 128 << 20);
+        assert_eq!(c.max_record_bytes, 64 << 20);
+        assert!(c.validate().is_ok());
+        let bad = WalConfig {
+            segment_size_bytes: 10,
+            ..WalConfig::default()
+        };
+        assert!(matches!(bad.validate(), Err(Error::InvalidConfig(_))));
+        let bad = WalConfig {
+            fsync_policy: FsyncPolicy::Batch(Duration::ZERO),
+            ..WalConfig::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+}

@@ -1,0 +1,468 @@
+//! The engine under both faces: one synchronous core, shared by `Wal` (async) and
+//! `blocking::Wal`.
+//!
+//! Locks, always taken in this order: `admin` (rotate, truncate, delete, close, a sync round)
+//! -> `state` (the active segment's buffer and the segment list) -> `sync` (the durability
+//! watermark). Appends take only `state`, briefly: encode into the buffer, maybe write the
+//! buffer. No fsync ever runs under `state`, except in the rare `truncate_after`.
+//!
+//! Durability: `sync.durable` is the exclusive end of the bytes known to be on stable storage;
+//! a record at `p` is durable once `durable > p`. The background thread (see `sync_thread.rs`)
+//! raises it: on request (group commit: every waiter that arrives while an fsync runs is served
+//! by the next one), on the `Batch` timer, and at rotation and close.
+
+use crate::config::{FsyncPolicy, WalConfig};
+use crate::error::{Error, Result};
+use crate::recovery::{recover, RecoveryInfo, SkippedRange};
+use crate::segment::LOCK_FILE;
+use crate::writer::ActiveSegment;
+use crate::{Position, Record};
+use common::DirLock;
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+use tokio::sync::{watch, Notify};
+
+/// Locks a mutex, ignoring poisoning (no code panics while holding these locks; if it did, the
+/// data is still consistent enough to report errors).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) struct State {
+    /// `None` once closed.
+    pub active: Option<ActiveSegment>,
+    /// Every live segment: its length once sealed, `None` for the active one.
+    pub segments: BTreeMap<u64, Option<u64>>,
+    /// The previous segment is being sealed: the new one's bytes stay in the buffer until it is.
+    pub sealing: bool,
+    /// Blocking readers waiting for a new append.
+    pub tail_waiters: usize,
+    /// When the buffer last went from empty to non-empty.
+    pub unflushed_since: Option<Instant>,
+    /// When the first append after the last sync round happened.
+    pub unsynced_since: Option<Instant>,
+    /// The active segment reached `segment_size_bytes`; the sync thread will rotate.
+    pub rotate_pending: bool,
+    /// Every `truncate_after` so far: (epoch, end of the kept log).
+    pub truncations: Vec<(u64, Position)>,
+    scratch: Vec<u8>,
+    lock: Option<DirLock>,
+}
+
+pub(crate) struct SyncState {
+    pub durable: Position,
+    pub in_flight: Position,
+    pub requested: bool,
+    pub kicked: bool,
+    pub shutdown: bool,
+}
+
+pub(crate) struct Engine {
+    pub config: WalConfig,
+    pub state: Mutex<State>,
+    pub tail_cv: Condvar,
+    pub tail_notify: Notify,
+    pub tail_async_waiters: AtomicUsize,
+    pub sync: Mutex<SyncState>,
+    /// Wakes the sync thread.
+    pub sync_cv: Condvar,
+    /// Wakes blocking durability waiters.
+    pub durable_cv: Condvar,
+    /// Wakes async durability waiters (value: the durable watermark).
+    pub durable_tx: watch::Sender<Position>,
+    pub poison: OnceLock<String>,
+    pub closed: AtomicBool,
+    pub admin: Mutex<()>,
+    /// Bumped by each `truncate_after`; readers compare.
+    pub epoch: AtomicU64,
+    pub skips: Arc<[SkippedRange]>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Engine {
+    /// Opens (creating if needed) and recovers the log, and starts its background thread.
+    pub fn open(config: WalConfig) -> Result<(Arc<Engine>, RecoveryInfo)> {
+        config.validate()?;
+        let fs = config.fs.clone();
+        let dir = config.dir.clone();
+        let existed = fs.is_dir(&dir);
+        fs.create_dir_all(&dir)?;
+        if !existed {
+            fs.sync_dir(common::fs::parent_dir(&dir))?;
+        }
+        let dir_lock = fs.lock(&dir.join(LOCK_FILE)).map_err(|e| {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                Error::Locked { dir: dir.clone() }
+            } else {
+                Error::Io(e)
+            }
+        })?;
+        let rec = recover(&config)?;
+        let start = rec.active.end_position();
+        let (durable_tx, _) = watch::channel(start);
+        let engine = Arc::new(Engine {
+            skips: rec.info.skipped.clone().into(),
+            state: Mutex::new(State {
+                active: Some(rec.active),
+                segments: rec.segments,
+                sealing: false,
+                tail_waiters: 0,
+                unflushed_since: None,
+                unsynced_since: None,
+                rotate_pending: false,
+                truncations: Vec::new(),
+                scratch: Vec::new(),
+                lock: Some(dir_lock),
+            }),
+            config,
+            tail_cv: Condvar::new(),
+            tail_notify: Notify::new(),
+            tail_async_waiters: AtomicUsize::new(0),
+            sync: Mutex::new(SyncState {
+                durable: start,
+                in_flight: start,
+                requested: false,
+                kicked: false,
+                shutdown: false,
+            }),
+            sync_cv: Condvar::new(),
+            durable_cv: Condvar::new(),
+            durable_tx,
+            poison: OnceLock::new(),
+            closed: AtomicBool::new(false),
+            admin: Mutex::new(()),
+            epoch: AtomicU64::new(0),
+            thread: Mutex::new(None),
+        });
+        let bg = engine.clone();
+        let handle = std::thread::Builder::new()
+            .name("wal-sync".into())
+            .spawn(move || bg.sync_thread())?;
+        *lock(&engine.thread) = Some(handle);
+        Ok((engine, rec.info))
+    }
+
+    /// Err if the log cannot take writes.
+    pub fn check_writable(&self) -> Result<()> {
+        if let Some(cause) = self.poison.get() {
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// Marks the log poisoned (first cause wins) and wakes every waiter; returns the error.
+    pub fn poison(&self, what: &str, e: io::Error) -> Error {
+        let _ = self.poison.set(format!("{what}: {e}"));
+        drop(lock(&self.sync));
+        self.durable_cv.notify_all();
+        self.durable_tx.send_modify(|_| {});
+        Error::Poisoned {
+            cause: self.poison.get().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Appends `records` as one atomic batch; calls `out` with each record's position.
+    pub fn append(&self, records: &[Record], mut out: impl FnMut(Position)) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let max = self.config.max_record_bytes;
+        for r in records {
+            if r.size_bytes() > max {
+                return Err(Error::RecordTooLarge {
+                    size: r.size_bytes(),
+                    max,
+                });
+            }
+        }
+        let mut kick = false;
+        {
+            let mut guard = lock(&self.state);
+            self.check_writable()?;
+            let st = &mut *guard;
+            let active = st.active.as_mut().ok_or(Error::Closed)?;
+            active.encode_batch(records, self.config.compression, &mut st.scratch, &mut out);
+            if st.unflushed_since.is_none() || st.unsynced_since.is_none() {
+                let now = Instant::now();
+                if st.unflushed_since.is_none() {
+                    st.unflushed_since = Some(now);
+                    kick = true;
+                }
+                if st.unsynced_since.is_none() {
+                    st.unsynced_since = Some(now);
+                    kick |= matches!(self.config.fsync_policy, FsyncPolicy::Batch(_));
+                }
+            }
+            if active.buffer_full() && !st.sealing {
+                if let Err(e) = active.flush() {
+                    return Err(self.poison("write to the active segment failed", e));
+                }
+                st.unflushed_since = None;
+            }
+            if active.logical_end() >= self.config.segment_size_bytes && !st.rotate_pending {
+                st.rotate_pending = true;
+                kick = true;
+            }
+            if st.tail_waiters > 0 {
+                self.tail_cv.notify_all();
+            }
+        }
+        if self.tail_async_waiters.load(Ordering::SeqCst) > 0 {
+            self.tail_notify.notify_waiters();
+        }
+        if kick {
+            self.kick();
+        }
+        Ok(())
+    }
+
+    /// Wakes the sync thread to look at the timers and flags.
+    pub fn kick(&self) {
+        let mut s = lock(&self.sync);
+        s.kicked = true;
+        drop(s);
+        self.sync_cv.notify_one();
+    }
+
+    /// Whether `pos` needs to wait for an fsync under the policy.
+    fn waits_for_fsync(&self) -> bool {
+        self.config.fsync_policy == FsyncPolicy::Always
+    }
+
+    /// Registers a wait for `durable > p`: `Ok(true)` if already satisfied.
+    fn request_durable(&self, p: Position) -> Result<bool> {
+        let mut s = lock(&self.sync);
+        if let Some(cause) = self.poison.get() {
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        if s.durable > p {
+            return Ok(true);
+        }
+        if s.shutdown {
+            return Err(Error::Closed);
+        }
+        if s.in_flight <= p && !s.requested {
+            s.requested = true;
+            drop(s);
+            self.sync_cv.notify_one();
+        }
+        Ok(false)
+    }
+
+    /// Blocks until `durable > p` (or poisoned / closed).
+    pub fn wait_durable_until(&self, p: Position) -> Result<()> {
+        if self.request_durable(p)? {
+            return Ok(());
+        }
+        let mut s = lock(&self.sync);
+        loop {
+            if let Some(cause) = self.poison.get() {
+                return Err(Error::Poisoned {
+                    cause: cause.clone(),
+                });
+            }
+            if s.durable > p {
+                return Ok(());
+            }
+            if s.shutdown {
+                return Err(Error::Closed);
+            }
+            s = self.durable_cv.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Awaits `durable > p` without blocking a runtime thread.
+    pub async fn wait_durable_until_async(&self, p: Position) -> Result<()> {
+        if self.request_durable(p)? {
+            return Ok(());
+        }
+        let mut rx = self.durable_tx.subscribe();
+        let closed = &self.closed;
+        let poison = &self.poison;
+        let _ = rx
+            .wait_for(|d| *d > p || poison.get().is_some() || closed.load(Ordering::Acquire))
+            .await;
+        if let Some(cause) = self.poison.get() {
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        if *rx.borrow() > p {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
+    }
+
+    /// The wait `wait_durable(pos)` does under the policy: `Some(p)` to wait for, `None` if none.
+    pub fn durable_target(&self, pos: Position) -> Result<Option<Position>> {
+        if let Some(cause) = self.poison.get() {
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        Ok(self.waits_for_fsync().then_some(pos))
+    }
+
+    /// The target of `sync()`: everything appended so far.
+    pub fn sync_target(&self) -> Result<Position> {
+        self.check_writable()?;
+        let end = self.current_position();
+        // durable > (seg, end - 1) <=> durable >= (seg, end); end is past the header.
+        Ok(Position::new(end.segment_id(), end.offset() - 1))
+    }
+
+    /// The position the next append gets.
+    pub fn current_position(&self) -> Position {
+        let st = lock(&self.state);
+        match &st.active {
+            Some(a) => a.end_position(),
+            None => {
+                let (&id, _) = st.segments.iter().next_back().unwrap_or((&0, &None));
+                Position::new(id, st.segments.get(&id).copied().flatten().unwrap_or(0))
+            }
+        }
+    }
+
+    /// The durable watermark: every record before it is on stable storage.
+    pub fn durable_position(&self) -> Position {
+        lock(&self.sync).durable
+    }
+
+    /// Raises the durable watermark to `p` and wakes waiters.
+    pub fn mark_durable(&self, p: Position) {
+        let mut s = lock(&self.sync);
+        if p > s.durable {
+            s.durable = p;
+        }
+        if p > s.in_flight {
+            s.in_flight = p;
+        }
+        let d = s.durable;
+        drop(s);
+        self.durable_cv.notify_all();
+        self.durable_tx.send_if_modified(|v| {
+            let changed = *v != d;
+            *v = d;
+            changed
+        });
+    }
+
+    /// One group-commit round: write the buffer, fdatasync outside the state lock, raise the
+    /// watermark.
+    pub fn sync_round(&self) -> Result<()> {
+        let _admin = lock(&self.admin);
+        let (target, handle) = {
+            let mut st = lock(&self.state);
+            if self.poison.get().is_some() {
+                return self.check_writable();
+            }
+            let Some(active) = st.active.as_mut() else {
+                return Ok(());
+            };
+            if let Err(e) = active.flush() {
+                return Err(self.poison("write to the active segment failed", e));
+            }
+            let target = Position::new(active.id, active.file_end);
+            let handle = active.sync_handle.clone();
+            st.unflushed_since = None;
+            st.unsynced_since = None;
+            let mut s = lock(&self.sync);
+            s.requested = false;
+            if target > s.in_flight {
+                s.in_flight = target;
+            }
+            let already = s.durable >= target;
+            drop(s);
+            if already {
+                return Ok(());
+            }
+            (target, handle)
+        };
+        if let Err(e) = lock(&handle).sync_data() {
+            return Err(self.poison("fdatasync of the active segment failed", e));
+        }
+        self.mark_durable(target);
+        Ok(())
+    }
+
+    /// Writes the buffer to the file (no fsync): the `Os` hand-off to the operating system.
+    pub fn flush_round(&self) -> Result<()> {
+        let _admin = lock(&self.admin);
+        let mut st = lock(&self.state);
+        if st.sealing || self.poison.get().is_some() {
+            return Ok(());
+        }
+        st.unflushed_since = None;
+        if let Some(active) = st.active.as_mut() {
+            if let Err(e) = active.flush() {
+                return Err(self.poison("write to the active segment failed", e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the background thread and waits for it.
+    pub fn stop_thread(&self) {
+        lock(&self.sync).shutdown = true;
+        self.sync_cv.notify_all();
+        self.durable_cv.notify_all();
+        let handle = lock(&self.thread).take();
+        if let Some(h) = handle {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
+    }
+
+    /// Closes: writes and fsyncs everything, stops the thread, releases the directory lock.
+    pub fn close(&self) -> Result<()> {
+        let result = {
+            let _admin = lock(&self.admin);
+            let mut st = lock(&self.state);
+            if self.closed.swap(true, Ordering::AcqRel) {
+                return Ok(());
+            }
+            let result = match st.active.take() {
+                Some(mut active) if self.poison.get().is_none() => {
+                    let end = active.end_position();
+                    let sealed_len = active.logical_end();
+                    st.segments.insert(active.id, Some(sealed_len));
+                    match active.flush_and_sync() {
+                        Ok(()) => {
+                            self.mark_durable(end);
+                            Ok(())
+                        }
+                        Err(e) => Err(self.poison("fdatasync at close failed", e)),
+                    }
+                }
+                Some(active) => {
+                    st.segments.insert(active.id, Some(active.file_end));
+                    self.check_writable().and(Ok(()))
+                }
+                None => Ok(()),
+            };
+            st.lock = None;
+            self.tail_cv.notify_all();
+            result
+        };
+        self.tail_notify.notify_waiters();
+        self.durable_tx.send_modify(|_| {});
+        self.stop_thread();
+        match result {
+            Err(Error::Closed) => Ok(()),
+            r => r,
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The background thread: group commit, the `Batch` timer, the buffer hand-off, rotation.
+//!
+//! It sleeps on `Engine::sync_cv` until one of these is due:
+//! - a durability request (an `Always` append or a `sync()` waiting): one sync round, covering
+//!   every append made before it started; waiters arriving meanwhile share the next round;
+//! - `Batch(d)`: `d / 2` after the first unsynced append, a sync round, so every record is
+//!   durable within `d` of its append even if no append follows;
+//! - the write buffer has held bytes for [`FLUSH_INTERVAL`]: they are written to the file
+//!   (handed to the OS) without an fsync;
+//! - the active segment reached its size: rotation.
+
+use crate::config::FsyncPolicy;
+use crate::engine::{lock, Engine};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The longest appended bytes wait in the process's buffer before the background thread hands
+/// them to the operating system.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(1);
+
+impl Engine {
+    pub(crate) fn sync_thread(self: Arc<Self>) {
+        let batch = match self.config.fsync_policy {
+            FsyncPolicy::Batch(d) => Some(d / 2),
+            _ => None,
+        };
+        loop {
+            // What is due, and when the next timer fires.
+            let (rotate, sync_due, flush_due, deadline) = {
+                let st = lock(&self.state);
+                let now = Instant::now();
+                let sync_at = batch.and_then(|half| st.unsynced_since.map(|t| t + half));
+                let flush_at = st.unflushed_since.map(|t| t + FLUSH_INTERVAL);
+                let deadline = [sync_at, flush_at].into_iter().flatten().min();
+                (
+                    st.rotate_pending,
+                    sync_at.is_some_and(|t| t <= now),
+                    flush_at.is_some_and(|t| t <= now),
+                    deadline,
+                )
+            };
+            let requested = {
+                let mut s = lock(&self.sync);
+                if s.shutdown {
+                    return;
+                }
+                if !(rotate || sync_due || flush_due || s.requested || s.kicked) {
+                    s = match deadline {
+                        Some(t) => {
+                            let wait = t.saturating_duration_since(Instant::now());
+                            self.sync_cv
+                                .wait_timeout(s, wait)
+                                .unwrap_or_else(|e| e.into_inner())
+                                .0
+                        }
+                        None => self.sync_cv.wait(s).unwrap_or_else(|e| e.into_inner()),
+                    };
+                }
+                if s.shutdown {
+                    return;
+                }
+                s.kicked = false;
+                s.requested
+            };
+            // Errors poison the log inside these calls; the thread carries on serving waiters,
+            // which then see the poison.
+            if rotate {
+                let _ = self.rotate();
+            }
+            if requested || sync_due {
+                let _ = self.sync_round();
+            } else if flush_due {
+                let _ = self.flush_round();
+            }
+            if self.poison.get().is_some() {
+                // Nothing more can be made durable; idle until shutdown.
+                let mut s = lock(&self.sync);
+                while !s.shutdown {
+                    s = self.sync_cv.wait(s).unwrap_or_else(|e| e.into_inner());
+                }
+                return;
+            }
+        }
+    }
+}

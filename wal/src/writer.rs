@@ -1,0 +1,136 @@
+//! The active segment's writer: an in-memory buffer in front of the segment file.
+//!
+//! Appends are encoded (framing + crc32c) into `buf` under the log's state lock: a memcpy and a
+//! checksum, no system call. The buffer is written to the file when it fills, when the
+//! background thread flushes it, and before every fsync. Every batch is encoded whole into the
+//! buffer and the buffer is written whole, so the file always ends at a batch boundary.
+
+use crate::config::Compression;
+use crate::format::{encode_record, encode_seal, FLAG_FIRST, FLAG_LAST};
+use crate::{Position, Record};
+use common::{FileSystem, WritableFile};
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// The segment being appended to.
+#[derive(Debug)]
+pub(crate) struct ActiveSegment {
+    /// Segment id.
+    pub id: u64,
+    file: Box<dyn WritableFile>,
+    /// A second handle to the same file, used by the sync thread to fdatasync without holding
+    /// the state lock (an fsync covers the file, whichever descriptor issues it).
+    pub sync_handle: Arc<Mutex<Box<dyn WritableFile>>>,
+    /// Bytes of the file written so far (the buffer continues from here).
+    pub file_end: u64,
+    /// Encoded frames not yet written to the file.
+    pub buf: Vec<u8>,
+    write_buffer_bytes: usize,
+}
+
+impl ActiveSegment {
+    /// Wraps an open segment file whose cursor is at `file_end`.
+    pub fn new(
+        fs: &dyn FileSystem,
+        path: PathBuf,
+        id: u64,
+        file: Box<dyn WritableFile>,
+        write_buffer_bytes: usize,
+    ) -> io::Result<ActiveSegment> {
+        let sync_handle = Arc::new(Mutex::new(fs.open_append(&path)?));
+        Ok(ActiveSegment {
+            id,
+            file_end: file.position(),
+            file,
+            sync_handle,
+            buf: Vec::with_capacity(write_buffer_bytes + (write_buffer_bytes >> 2)),
+            write_buffer_bytes,
+        })
+    }
+
+    /// The offset the next frame gets.
+    pub fn logical_end(&self) -> u64 {
+        self.file_end + self.buf.len() as u64
+    }
+
+    /// The position the next frame gets.
+    pub fn end_position(&self) -> Position {
+        Position::new(self.id, self.logical_end())
+    }
+
+    /// Encodes `records` as one batch (FIRST on the first, LAST on the last) into the buffer and
+    /// reports each record's position.
+    pub fn encode_batch(
+        &mut self,
+        records: &[Record],
+        compression: Compression,
+        scratch: &mut Vec<u8>,
+        out: &mut impl FnMut(Position),
+    ) {
+        let n = records.len();
+        for (i, r) in records.iter().enumerate() {
+            let mut flags = 0;
+            if i == 0 {
+                flags |= FLAG_FIRST;
+            }
+            if i + 1 == n {
+                flags |= FLAG_LAST;
+            }
+            let pos = Position::new(self.id, self.logical_end());
+            encode_record(&mut self.buf, r, flags, compression, scratch);
+            out(pos);
+        }
+    }
+
+    /// Encodes a seal frame (closes a batch that `truncate_after` cut short).
+    pub fn encode_seal(&mut self) {
+        encode_seal(&mut self.buf);
+    }
+
+    /// Whether the buffer has reached its size.
+    pub fn buffer_full(&self) -> bool {
+        self.buf.len() >= self.write_buffer_bytes
+    }
+
+    /// Writes the buffer to the file.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.file.append(&self.buf)?;
+        self.file_end += self.buf.len() as u64;
+        self.buf.clear();
+        if self.buf.capacity() > 4 * self.write_buffer_bytes {
+            self.buf = Vec::with_capacity(self.write_buffer_bytes + (self.write_buffer_bytes >> 2));
+        }
+        Ok(())
+    }
+
+    /// Flushes, then cuts the file to `len` (at or before the flushed end).
+    pub fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.flush()?;
+        self.file.truncate(len)?;
+        self.file_end = len;
+        Ok(())
+    }
+
+    /// Flushes and fdatasyncs through the main handle.
+    pub fn flush_and_sync(&mut self) -> io::Result<()> {
+        self.flush()?;
+        self.file.sync_data()
+    }
+
+    /// Copies buffered (not yet written) bytes starting at segment offset `offset`, at most
+    /// `max`, into `out`. `false` if `offset` is not in the buffer.
+    pub fn copy_buffered(&self, offset: u64, max: usize, out: &mut Vec<u8>) -> bool {
+        if offset < self.file_end || offset > self.logical_end() {
+            return false;
+        }
+        let from = (offset - self.file_end) as usize;
+        let to = self.buf.len().min(from + max);
+        out.clear();
+        out.extend_from_slice(&self.buf[from..to]);
+        true
+    }
+}
