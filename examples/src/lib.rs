@@ -1,0 +1,1 @@
+//! The WAL guide use cases as runnable programs.
