@@ -8,6 +8,8 @@
 //! - [`checksum`]: crc32c, as every on-disk format of the engine uses it.
 //! - [`ikey`]: the internal key (user key, sequence number, kind) and its ordering.
 //! - [`iter`]: the double-ended cursor over internal keys that memtables, tables and merges share.
+//! - [`merge`]: the k-way [`MergingIterator`] over cursors (the read path and compaction).
+//! - [`visible`]: [`VisibleIter`], user-level `(key, value)` pairs at a snapshot within bounds.
 //!
 //! ```
 //! use common::{FileSystem, MemFs};
