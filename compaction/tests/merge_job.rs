@@ -273,3 +273,86 @@ fn a_cancelled_job_stops_and_leaves_nothing() {
         .unwrap();
     assert_eq!(out.stats.entries_written, 100);
 }
+
+#[test]
+fn the_same_internal_key_in_two_inputs_is_an_error_naming_the_file() {
+    let mut b = Bench::new();
+    let t1 = b.table(vec![put("a", 5, "x"), put("b", 6, "y")]);
+    let t2 = b.table(vec![put("b", 6, "y")]);
+    let err = b
+        .merge(&[t1, t2], &[], false, &CompactionOptions::default())
+        .unwrap_err();
+    match &err {
+        Error::InputOutOfOrder { file, key, .. } => {
+            assert_eq!(file, &Bench::path(2));
+            assert_eq!((key.user_key.as_slice(), key.seq), (&b"b"[..], 6));
+        }
+        other => panic!("expected InputOutOfOrder, got {other}"),
+    }
+    assert!(err.to_string().contains("000002.sst"), "{err}");
+    assert_eq!(
+        b.fs.list_dir(Path::new("/db")).unwrap().len(),
+        2,
+        "no output is left"
+    );
+}
+
+#[test]
+fn pick_run_apply_is_the_engine_loop() {
+    let mut b = Bench::new();
+    let options = CompactionOptions {
+        level1_size_bytes_target: 1 << 20,
+        target_file_size_bytes: 600,
+        max_levels: 4,
+        ..Default::default()
+    };
+    let mut tables = std::collections::HashMap::new();
+    let mut levels = compaction::Levels::empty(options.max_levels);
+    let mut distinct = std::collections::BTreeSet::new();
+    let mut seq = 0u64;
+    let mut newest_seq = std::collections::BTreeMap::new();
+    for flush in 0..4u64 {
+        let entries: Vec<Entry> = (0..60u64)
+            .map(|k| {
+                seq += 1;
+                let value = format!("{:x}", seq.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                put(&format!("k{:03}", (k * 37 + flush * 11) % 100), seq, &value)
+            })
+            .collect();
+        distinct.extend(entries.iter().map(|e| e.0.clone()));
+        for e in &entries {
+            newest_seq.insert(e.0.clone(), e.1);
+        }
+        let t = b.table(entries);
+        levels.push_level0(info(&t)).unwrap();
+        tables.insert(t.file_id(), t);
+    }
+    let mut busy = compaction::BusySet::new();
+    let task = compaction::pick(&levels, &busy, &options).expect("four level-0 tables");
+    busy.insert(&task).unwrap();
+    let inputs: Vec<_> = task
+        .input_ids()
+        .iter()
+        .map(|id| tables[id].clone())
+        .collect();
+    let out = b.run(&task, &inputs, &[], &options).unwrap();
+    assert!(out.tables.len() > 1, "{:?}", out.stats);
+    let infos: Vec<TableInfo> = out.tables.iter().map(|t| t.table_info()).collect();
+    let levels = compaction::apply(&levels, &task, &infos).unwrap();
+    busy.remove(&task);
+    assert!(levels.level(0).is_empty());
+    assert_eq!(levels.level(1).len(), out.tables.len());
+    assert_eq!(out.stats.entries_read, 240);
+    assert_eq!(
+        out.stats.entries_written,
+        distinct.len() as u64,
+        "each key once"
+    );
+    let got: std::collections::BTreeMap<Vec<u8>, u64> = b
+        .read_outputs(&out)
+        .into_iter()
+        .map(|e| (e.0, e.1))
+        .collect();
+    assert_eq!(got, newest_seq, "each key's newest version");
+    assert!(compaction::pick(&levels, &busy, &options).is_none());
+}
