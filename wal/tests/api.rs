@@ -1,0 +1,311 @@
+//! The public API, end to end, on both faces.
+
+mod util;
+
+use common::{FileSystem, MemFs};
+use std::time::Duration;
+use util::*;
+use wal::blocking::Wal;
+use wal::{Compression, Error, FsyncPolicy, Position, Record, WalConfig};
+
+#[test]
+fn append_read_reopen_across_segments() {
+    let fs = MemFs::new();
+    // Always: each append waits for a sync round, and the background thread rotates before it
+    // syncs, so segments rotate promptly.
+    let cfg = WalConfig { segment_size_bytes: 4096, ..config(&fs, FsyncPolicy::Always) };
+    let (wal, info) = Wal::open(cfg.clone()).unwrap();
+    assert_eq!(info.records_read, 0);
+    assert_eq!(info.next_position, wal.current_position());
+    let mut expect = Vec::new();
+    for i in 0..300 {
+        let r = rec(i, i % 50);
+        let before = wal.current_position();
+        let p = wal.append(&r).unwrap();
+        assert!(p >= before);
+        expect.push((r, p));
+    }
+    let batch: Vec<Record> = (300..310).map(|i| rec(i, 10)).collect();
+    let ps = wal.append_batch(&batch).unwrap();
+    expect.extend(batch.into_iter().zip(ps));
+    assert!(expect.windows(2).all(|w| w[0].1 < w[1].1));
+    assert!(expect.last().unwrap().1.segment_id() > 2, "segments rotated");
+    assert_eq!(read_all(&wal), expect);
+    // read_from any returned position, across segment boundaries.
+    for k in [0, 1, 77, 150, 299, 305, 309] {
+        let mut r = wal.read_from(expect[k].1).unwrap();
+        let mut got = Vec::new();
+        while let Some(x) = r.next_record().unwrap() {
+            got.push(x);
+        }
+        assert_eq!(got, expect[k..]);
+    }
+    // At the end: nothing, then what comes next.
+    let mut tail = wal.read_from(wal.current_position()).unwrap();
+    assert_eq!(tail.next_record().unwrap(), None);
+    let p = wal.append(&Record::put("x", "y")).unwrap();
+    assert_eq!(tail.next_record().unwrap(), Some((Record::put("x", "y"), p)));
+    expect.push((Record::put("x", "y"), p));
+    wal.close().unwrap();
+    assert!(matches!(wal.append(&Record::put("a", "b")), Err(Error::Closed)));
+
+    let (wal, info) = Wal::open(cfg).unwrap();
+    assert_eq!(info.records_read, expect.len() as u64);
+    assert_eq!(info.bytes_cut, 0);
+    assert_eq!(info.last_position, Some(p));
+    assert_eq!(info.segments_read, expect.last().unwrap().1.segment_id());
+    assert_eq!(read_all(&wal), expect);
+}
+
+#[test]
+fn rotate_delete_and_truncate() {
+    let fs = MemFs::new();
+    let (wal, _) = Wal::open(config(&fs, FsyncPolicy::Always)).unwrap();
+    let a = wal.append(&Record::put("a", "1")).unwrap();
+    let start2 = wal.rotate().unwrap();
+    assert_eq!(wal.current_position(), start2);
+    let b = wal.append(&Record::put("b", "2")).unwrap();
+    assert_eq!(b, start2);
+    let start3 = wal.rotate().unwrap();
+    let c = wal.append(&Record::put("c", "3")).unwrap();
+    assert_eq!(c, start3);
+    // Never deletes the active segment; deletes whole segments before the position.
+    assert_eq!(wal.delete_segments_before(b).unwrap(), 1);
+    assert!(!fs.exists(&seg_path(1)));
+    assert!(matches!(wal.read_from(a), Err(Error::PositionDeleted { .. })));
+    assert_eq!(wal.delete_segments_before(Position::new(99, 0)).unwrap(), 1);
+    assert_eq!(read_all(&wal).len(), 1);
+    assert!(fs.crash().exists(&seg_path(3)) && !fs.crash().exists(&seg_path(2)));
+
+    // truncate_after keeps the record at the position, drops the rest; a mid-batch cut stays valid.
+    let ps = wal
+        .append_batch(&[Record::put("d", "4"), Record::put("e", "5"), Record::put("f", "6")])
+        .unwrap();
+    wal.truncate_after(ps[0]).unwrap();
+    let got: Vec<_> = read_all(&wal).into_iter().map(|(r, _)| r.key).collect();
+    assert_eq!(got, vec![b"c".to_vec(), b"d".to_vec()]);
+    let g = wal.append(&Record::put("g", "7")).unwrap();
+    assert!(g > ps[0]);
+    drop(wal);
+    let crashed = fs.crash();
+    let (wal, info) = Wal::open(config(&crashed, FsyncPolicy::Always)).unwrap();
+    assert_eq!(info.records_read, 3);
+    let got: Vec<_> = read_all(&wal).into_iter().map(|(r, _)| r.key).collect();
+    assert_eq!(got, vec![b"c".to_vec(), b"d".to_vec(), b"g".to_vec()]);
+    // Truncating back into an older segment removes the later ones.
+    let p = wal.rotate().unwrap();
+    wal.append(&Record::put("h", "8")).unwrap();
+    assert_eq!(p.segment_id(), 4);
+    wal.truncate_after(c).unwrap();
+    assert_eq!(read_all(&wal).len(), 1);
+    assert!(!fs.exists(&seg_path(4)) || !crashed.exists(&seg_path(4)));
+    assert_eq!(wal.current_position().segment_id(), 3);
+    wal.truncate_after(Position::start()).unwrap();
+    assert!(read_all(&wal).is_empty());
+    assert!(matches!(wal.truncate_after(Position::new(3, 5)), Err(Error::InvalidPosition { .. })));
+}
+
+#[test]
+fn a_reader_past_a_truncation_is_told() {
+    let fs = MemFs::new();
+    let (wal, _) = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap();
+    let a = wal.append(&Record::put("a", "1")).unwrap();
+    wal.append(&Record::put("b", "2")).unwrap();
+    let mut behind = wal.read_from(a).unwrap();
+    let mut ahead = wal.read_from(a).unwrap();
+    ahead.next_record().unwrap();
+    ahead.next_record().unwrap();
+    wal.truncate_after(a).unwrap();
+    let c = wal.append(&Record::put("c", "3")).unwrap();
+    assert!(matches!(ahead.next_record(), Err(Error::Truncated { .. })));
+    assert_eq!(behind.next_record().unwrap().unwrap().1, a);
+    assert_eq!(behind.next_record().unwrap(), Some((Record::put("c", "3"), c)));
+}
+
+#[test]
+fn oversized_records_are_refused_and_nothing_is_written() {
+    let fs = MemFs::new();
+    let cfg = WalConfig { max_record_bytes: 100, ..config(&fs, FsyncPolicy::Always) };
+    let (wal, _) = Wal::open(cfg).unwrap();
+    wal.append(&Record::put("k", [0u8; 99])).unwrap();
+    let before = wal.current_position();
+    let size = fs.file_size(&seg_path(1)).unwrap();
+    let err = wal.append(&Record::put("k", [0u8; 100])).unwrap_err();
+    assert!(matches!(err, Error::RecordTooLarge { size: 101, max: 100 }), "{err}");
+    assert!(err.to_string().contains("max_record_bytes"));
+    let err = wal
+        .append_batch(&[Record::put("a", "b"), Record::put("k", [0u8; 200])])
+        .unwrap_err();
+    assert!(matches!(err, Error::RecordTooLarge { .. }));
+    wal.sync().unwrap();
+    assert_eq!(wal.current_position(), before);
+    assert_eq!(fs.file_size(&seg_path(1)).unwrap(), size);
+    assert_eq!(read_all(&wal).len(), 1);
+    // The log is not poisoned by a refusal.
+    wal.append(&Record::put("ok", "")).unwrap();
+}
+
+#[test]
+fn the_lock_refuses_a_second_open_until_close() {
+    let fs = MemFs::new();
+    let (wal, _) = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap();
+    let err = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    wal.close().unwrap();
+    Wal::open(config(&fs, FsyncPolicy::Os)).unwrap();
+}
+
+#[test]
+fn foreign_files_and_unknown_versions_are_named() {
+    let fs = MemFs::new();
+    fs.create_dir_all(std::path::Path::new(DIR)).unwrap();
+    let mut f = fs.create(&std::path::Path::new(DIR).join("notes.txt")).unwrap();
+    f.append(b"hello").unwrap();
+    let err = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap_err();
+    assert!(matches!(&err, Error::ForeignFile { file, .. } if file.ends_with("notes.txt")), "{err}");
+    fs.remove_file(&std::path::Path::new(DIR).join("notes.txt")).unwrap();
+
+    // A segment with our name but not our magic.
+    let mut f = fs.create(&seg_path(1)).unwrap();
+    f.append(b"PK\x03\x04 this is a zip file, not a wal segment").unwrap();
+    let err = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap_err();
+    assert!(matches!(&err, Error::ForeignFile { file, .. } if *file == seg_path(1)), "{err}");
+
+    // A segment of a future version.
+    let mut header = wal::format::encode_segment_header(1);
+    header[8] = 9;
+    fs.write_all(&seg_path(1), &header).unwrap();
+    let err = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap_err();
+    assert!(matches!(&err, Error::UnsupportedVersion { file, version: 9 } if *file == seg_path(1)), "{err}");
+    assert!(err.to_string().contains("00000000000000000001.wal"));
+}
+
+#[test]
+fn compression_round_trips_and_shrinks() {
+    let fs = MemFs::new();
+    let cfg = WalConfig { compression: Compression::Lz4 { min_bytes: 64 }, ..config(&fs, FsyncPolicy::Os) };
+    let (wal, _) = Wal::open(cfg.clone()).unwrap();
+    let big = Record::put("big", vec![b'z'; 100_000]);
+    let small = Record::put("small", "v");
+    wal.append(&big).unwrap();
+    wal.append(&small).unwrap();
+    wal.close().unwrap();
+    assert!(fs.file_size(&seg_path(1)).unwrap() < 10_000);
+    let (wal, info) = Wal::open(cfg).unwrap();
+    assert_eq!(info.records_read, 2);
+    let got: Vec<_> = read_all(&wal).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(got, vec![big, small]);
+}
+
+#[test]
+fn large_records_stream_through_readers() {
+    let fs = MemFs::new();
+    let (wal, _) = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap();
+    let big = Record::put("k", vec![7u8; 3 << 20]);
+    let p = wal.append(&big).unwrap();
+    let q = wal.append(&Record::put("after", "x")).unwrap();
+    let got = read_all(&wal);
+    assert_eq!(got, vec![(big, p), (Record::put("after", "x"), q)]);
+}
+
+#[test]
+fn blocking_tail_reader_wakes_on_append_and_ends_on_close() {
+    let fs = MemFs::new();
+    let (wal, _) = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap();
+    let mut reader = wal.read_from(Position::start()).unwrap();
+    let t = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        while let Some((r, _)) = reader.wait_next().unwrap() {
+            got.push(r.key);
+        }
+        got
+    });
+    for i in 0..50 {
+        wal.append(&Record::put(format!("{i}"), "v")).unwrap();
+        if i % 10 == 0 {
+            std::thread::yield_now();
+        }
+    }
+    wal.close().unwrap();
+    let got = t.join().unwrap();
+    assert_eq!(got.len(), 50);
+    assert_eq!(got[49], b"49");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_face_tails_and_shares_the_engine() {
+    let fs = MemFs::new();
+    let (wal, info) = wal::Wal::open(config(&fs, FsyncPolicy::Batch(Duration::from_millis(2)))).await.unwrap();
+    assert_eq!(info.records_read, 0);
+    let mut reader = wal.read_from(Position::start()).await.unwrap();
+    let waiter = tokio::spawn(async move { reader.wait_next().await.unwrap() });
+    tokio::task::yield_now().await;
+    let p = wal.append(&Record::put("hello", "world")).await.unwrap();
+    let got = waiter.await.unwrap();
+    assert_eq!(got, Some((Record::put("hello", "world"), p)));
+
+    // Many tasks append at once; positions are unique and all readable.
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let wal = wal.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ps = Vec::new();
+            for i in 0..50 {
+                ps.push(wal.append(&Record::put(format!("{t}-{i}"), "v")).await.unwrap());
+            }
+            ps
+        }));
+    }
+    let mut all = vec![p];
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 401);
+    let blocking = wal.blocking();
+    assert_eq!(read_all(&blocking).len(), 401);
+    // Two-phase append on the async face.
+    let ps = wal.append_no_wait(&[Record::put("x", "1"), Record::put("y", "2")]).unwrap();
+    wal.wait_durable(ps[1]).await.unwrap();
+    wal.sync().await.unwrap();
+    assert!(wal.durable_position() > ps[1]);
+    wal.truncate_after(ps[0]).await.unwrap();
+    let start = wal.rotate().await.unwrap();
+    assert_eq!(wal.delete_segments_before(start).await.unwrap(), 1);
+    wal.close().await.unwrap();
+    assert!(matches!(wal.sync().await, Err(Error::Closed)));
+}
+
+#[test]
+fn errors_work_with_box_dyn_error() {
+    fn open_twice() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let fs = MemFs::new();
+        let (_a, _) = Wal::open(config(&fs, FsyncPolicy::Os))?;
+        let (_b, _) = Wal::open(config(&fs, FsyncPolicy::Os))?;
+        Ok(())
+    }
+    assert!(open_twice().unwrap_err().to_string().contains("locked"));
+}
+
+#[test]
+fn real_files_work_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = WalConfig {
+        dir: dir.path().join("log"),
+        fsync_policy: FsyncPolicy::Always,
+        preallocate: true,
+        segment_size_bytes: 64 << 10,
+        ..Default::default()
+    };
+    let (wal, _) = Wal::open(cfg.clone()).unwrap();
+    for i in 0..200 {
+        wal.append(&rec(i, 500)).unwrap();
+    }
+    assert!(matches!(Wal::open(cfg.clone()), Err(Error::Locked { .. })));
+    drop(wal);
+    let (wal, info) = Wal::open(cfg).unwrap();
+    assert_eq!(info.records_read, 200);
+    assert!(info.segments_read > 1);
+    assert_eq!(read_all(&wal).len(), 200);
+}

@@ -1,0 +1,39 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use common::MemFs;
+use std::path::{Path, PathBuf};
+use wal::blocking::Wal;
+use wal::{FsyncPolicy, Position, Record, WalConfig};
+
+pub const DIR: &str = "/wal";
+
+pub fn config(fs: &MemFs, policy: FsyncPolicy) -> WalConfig {
+    WalConfig {
+        dir: PathBuf::from(DIR),
+        fs: fs.shared(),
+        fsync_policy: policy,
+        ..Default::default()
+    }
+}
+
+pub fn seg_path(id: u64) -> PathBuf {
+    Path::new(DIR).join(format!("{id:020}.wal"))
+}
+
+pub fn read_all(wal: &Wal) -> Vec<(Record, Position)> {
+    let mut r = wal.read_from(Position::start()).unwrap();
+    let mut out = Vec::new();
+    while let Some(x) = r.next_record().unwrap() {
+        out.push(x);
+    }
+    out
+}
+
+pub fn rec(i: usize, value_len: usize) -> Record {
+    if i % 7 == 3 {
+        Record::delete(format!("key-{i}"))
+    } else {
+        Record::put(format!("key-{i}"), vec![(i % 251) as u8; value_len])
+    }
+}
