@@ -53,4 +53,4 @@ pub use levels::{key_range, Levels, TableInfo};
 pub use options::{CompactionOptions, MAX_LEVELS_LIMIT};
 pub use picker::{level_scores, pick, pick_range};
 pub use pressure::{compaction_debt, write_pressure, WritePressure};
-pub use task::{BusySet, LevelInputs, Task, TaskReason};
+pub use task::{BusySet, LevelInputs, ManualPick, Task, TaskReason};

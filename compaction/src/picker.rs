@@ -19,7 +19,7 @@
 
 use crate::levels::{key_range, Levels, TableInfo};
 use crate::options::CompactionOptions;
-use crate::task::{BusySet, LevelInputs, Task, TaskReason};
+use crate::task::{BusySet, LevelInputs, ManualPick, Task, TaskReason};
 
 /// The deepest level a task may write to.
 fn last_level(levels: &Levels, options: &CompactionOptions) -> Option<usize> {
@@ -76,8 +76,9 @@ pub fn pick(levels: &Levels, busy: &BusySet, options: &CompactionOptions) -> Opt
 /// (`output_level == level`), which drops shadowed versions and tombstones no snapshot needs.
 /// A manual task is a trivial move only when it is not bottommost.
 ///
-/// To compact a range fully, call this for level 0, 1, ... in turn (running each task), and
-/// stop after the first task that is `bottommost`: its merge already dropped what could go.
+/// To compact a range fully, call this for level 0, 1, ... in turn (running each task; on
+/// [`ManualPick::Busy`] wait for running tasks and ask again), and stop after the first task
+/// that is `bottommost`: its merge already dropped what could go.
 pub fn pick_range(
     levels: &Levels,
     busy: &BusySet,
@@ -85,11 +86,10 @@ pub fn pick_range(
     start: Option<&[u8]>,
     end: Option<&[u8]>,
     options: &CompactionOptions,
-) -> Option<Task> {
-    let last = last_level(levels, options)?;
-    if level > last {
-        return None;
-    }
+) -> ManualPick {
+    let Some(last) = last_level(levels, options).filter(|&last| level <= last) else {
+        return ManualPick::Empty;
+    };
     let in_range = |t: &TableInfo| {
         start.is_none_or(|s| t.largest.as_slice() >= s)
             && end.is_none_or(|e| t.smallest.as_slice() <= e)
@@ -100,17 +100,19 @@ pub fn pick_range(
         close_level0(tables, &mut chosen);
     }
     let inputs: Vec<TableInfo> = chosen_tables(tables, &chosen);
-    if inputs.is_empty() || busy.any_busy(&inputs) {
-        return None;
+    let Some((smallest, largest)) = key_range(&inputs) else {
+        return ManualPick::Empty;
+    };
+    if busy.any_busy(&inputs) {
+        return ManualPick::Busy;
     }
-    let (smallest, largest) = key_range(&inputs)?;
     let output_level =
         if level == 0 || (level < last && levels.deeper_overlaps(level, &smallest, &largest)) {
             level + 1
         } else {
             level
         };
-    build_task(
+    match build_task(
         levels,
         busy,
         options,
@@ -119,7 +121,10 @@ pub fn pick_range(
         inputs,
         TaskReason::Manual,
         0.0,
-    )
+    ) {
+        Some(task) => ManualPick::Task(task),
+        None => ManualPick::Busy,
+    }
 }
 
 /// Level 0 -> 1, seeded by the oldest idle table whose closure is idle.

@@ -71,6 +71,28 @@ impl Task {
     }
 }
 
+/// What [`crate::pick_range`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ManualPick {
+    /// Run this task.
+    Task(Task),
+    /// The level holds nothing in the range: go on to the next level.
+    Empty,
+    /// A table or output range the task needs is being compacted: wait for running tasks,
+    /// then ask again.
+    Busy,
+}
+
+impl ManualPick {
+    /// The task, if one was picked.
+    pub fn task(self) -> Option<Task> {
+        match self {
+            ManualPick::Task(t) => Some(t),
+            ManualPick::Empty | ManualPick::Busy => None,
+        }
+    }
+}
+
 /// The tables being compacted and the key ranges running tasks will write, per output level.
 /// The engine inserts a task before running it and removes it once its result is installed
 /// (or abandoned); the picker skips anything that meets the set.

@@ -2,7 +2,7 @@
 
 use compaction::{
     apply, compaction_debt, pick, pick_range, write_pressure, BusySet, CompactionOptions, Error,
-    Levels, TableInfo, TaskReason, WritePressure,
+    Levels, ManualPick, TableInfo, TaskReason, WritePressure,
 };
 
 const MB: u64 = 1 << 20;
@@ -99,7 +99,9 @@ fn level0_skips_a_closure_holding_a_busy_table() {
         t(1, MB, "b", "d"),
     ]]);
     let mut busy = BusySet::new();
-    let running = pick_range(&levels, &busy, 0, Some(b"b"), Some(b"b"), &options).unwrap();
+    let running = pick_range(&levels, &busy, 0, Some(b"b"), Some(b"b"), &options)
+        .task()
+        .unwrap();
     assert_eq!(running.input_ids(), vec![3, 1]);
     busy.insert(&running).unwrap();
     assert!(
@@ -160,10 +162,17 @@ fn busy_tables_and_busy_output_ranges_are_skipped() {
     let options = small();
     let mut busy = BusySet::new();
     // A running L2 -> L3 task holds table 11 and writes e..e into level 3.
-    let running = pick_range(&levels, &busy, 2, Some(b"e"), Some(b"e"), &options).unwrap();
+    let running = pick_range(&levels, &busy, 2, Some(b"e"), Some(b"e"), &options)
+        .task()
+        .unwrap();
     assert_eq!(running.input_ids(), vec![11, 20]);
     assert!(running.bottommost);
     busy.insert(&running).unwrap();
+    assert_eq!(
+        pick_range(&levels, &busy, 2, None, None, &options),
+        ManualPick::Busy,
+        "table 11 is busy"
+    );
     assert!(
         busy.insert(&running).is_err(),
         "a table cannot be in two tasks"
@@ -260,10 +269,14 @@ fn bottommost_means_no_deeper_level_holds_the_range() {
     ]);
     let options = small();
     let busy = BusySet::new();
-    let a = pick_range(&levels, &busy, 1, Some(b"a"), Some(b"a"), &options).unwrap();
+    let a = pick_range(&levels, &busy, 1, Some(b"a"), Some(b"a"), &options)
+        .task()
+        .unwrap();
     assert_eq!(a.input_ids(), vec![1, 10]);
     assert!(!a.bottommost, "level 3 holds c");
-    let k = pick_range(&levels, &busy, 1, Some(b"k"), Some(b"k"), &options).unwrap();
+    let k = pick_range(&levels, &busy, 1, Some(b"k"), Some(b"k"), &options)
+        .task()
+        .unwrap();
     assert_eq!(k.input_ids(), vec![2, 11]);
     assert!(k.bottommost);
 }
@@ -295,13 +308,17 @@ fn manual_compaction_rewrites_the_deepest_level_in_place() {
         vec![t(20, MB, "a", "c")],
     ]);
     let busy = BusySet::new();
-    let l0 = pick_range(&levels, &busy, 0, None, None, &options).unwrap();
+    let l0 = pick_range(&levels, &busy, 0, None, None, &options)
+        .task()
+        .unwrap();
     assert_eq!((l0.output_level, l0.input_ids()), (1, vec![1]));
     assert!(
         !l0.bottommost && l0.is_trivial_move,
         "moving down is enough while level 2 holds a..c"
     );
-    let l1 = pick_range(&levels, &busy, 1, None, None, &options).unwrap();
+    let l1 = pick_range(&levels, &busy, 1, None, None, &options)
+        .task()
+        .unwrap();
     assert_eq!(
         (l1.output_level, l1.input_ids()),
         (1, vec![10]),
@@ -310,13 +327,23 @@ fn manual_compaction_rewrites_the_deepest_level_in_place() {
     assert!(l1.bottommost && !l1.is_trivial_move);
     let after = apply(&levels, &l1, &[t(11, MB / 2, "x", "x")]).unwrap();
     assert_eq!(ids(after.level(1)), vec![11]);
-    let l2 = pick_range(&levels, &busy, 2, Some(b"b"), None, &options).unwrap();
+    let l2 = pick_range(&levels, &busy, 2, Some(b"b"), None, &options)
+        .task()
+        .unwrap();
     assert_eq!((l2.output_level, l2.input_ids()), (2, vec![20]));
-    assert!(pick_range(&levels, &busy, 3, None, None, &options).is_none());
-    assert!(pick_range(&levels, &busy, 2, Some(b"d"), Some(b"w"), &options).is_none());
+    assert_eq!(
+        pick_range(&levels, &busy, 3, None, None, &options),
+        ManualPick::Empty
+    );
+    assert_eq!(
+        pick_range(&levels, &busy, 2, Some(b"d"), Some(b"w"), &options),
+        ManualPick::Empty
+    );
     // Level 0 into an empty level 1 is bottommost here only when nothing deeper overlaps.
     let lone = tree(vec![vec![t(1, MB, "a", "b")]]);
-    let task = pick_range(&lone, &busy, 0, None, None, &options).unwrap();
+    let task = pick_range(&lone, &busy, 0, None, None, &options)
+        .task()
+        .unwrap();
     assert!(
         task.bottommost && !task.is_trivial_move,
         "a manual bottommost task rewrites"

@@ -21,7 +21,7 @@ fn scenario() -> impl Strategy<Value = (Spec, Vec<SeqNo>, bool, u64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(512))]
     #[test]
     fn every_snapshot_sees_the_same_after_a_merge(
         (spec, snapshots, bottommost, target) in scenario()
