@@ -138,7 +138,7 @@ fn run(ops: Vec<Op>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
     #[test]
     fn the_log_behaves_like_the_model(ops in prop::collection::vec(op(), 1..60)) {
         run(ops);
