@@ -24,11 +24,12 @@
 //!     levels.push_level0(TableInfo::new(id, 1 << 20, *b"a", *b"z")).unwrap();
 //! }
 //! let task = pick(&levels, &BusySet::new(), &options).expect("four level-0 tables trigger");
-//! assert_eq!((task.level, task.output_level), (0, 1));
+//! // An empty tree: level 0 goes straight to the deepest level (dynamic level targets).
+//! assert_eq!((task.level, task.output_level), (0, 6));
 //! assert_eq!(task.input_ids(), vec![4, 3, 2, 1]);
 //! // ... the merge job writes table 5 ...
 //! let levels = apply(&levels, &task, &[TableInfo::new(5, 3 << 20, *b"a", *b"z")]).unwrap();
-//! assert_eq!(levels.level(1).len(), 1);
+//! assert_eq!(levels.level(6).len(), 1);
 //! assert!(pick(&levels, &BusySet::new(), &options).is_none());
 //! ```
 #![forbid(unsafe_code)]
@@ -42,6 +43,7 @@ mod options;
 mod picker;
 mod pressure;
 mod retention;
+mod targets;
 mod task;
 
 pub use apply::apply;
@@ -53,4 +55,5 @@ pub use levels::{key_range, Levels, TableInfo};
 pub use options::{CompactionOptions, MAX_LEVELS_LIMIT};
 pub use picker::{level_scores, pick, pick_range};
 pub use pressure::{compaction_debt, write_pressure, WritePressure};
+pub use targets::{level_targets, LevelTargets};
 pub use task::{BusySet, LevelInputs, ManualPick, Task, TaskReason};

@@ -18,8 +18,12 @@ pub struct CompactionOptions {
     pub level0_stop_files: usize,
     /// Each level's target is this many times the one above. Default 10.
     pub level_size_ratio: u64,
-    /// Level 1's target size. Default 64 MiB.
+    /// Level 1's target size; with `dynamic_level_bytes`, the base level's largest target.
+    /// Default 64 MiB.
     pub level1_size_bytes_target: u64,
+    /// Derive the targets from the deepest level's size (RocksDB's dynamic level bytes, see
+    /// [`crate::level_targets`]): space amplification stays near 1.1. Default true.
+    pub dynamic_level_bytes: bool,
     /// The number of levels, level 0 included. Default 7.
     pub max_levels: usize,
     /// The merge job starts a new output table once the current one reaches this size (at the
@@ -46,6 +50,7 @@ impl Default for CompactionOptions {
             level0_stop_files: 36,
             level_size_ratio: 10,
             level1_size_bytes_target: 64 << 20,
+            dynamic_level_bytes: true,
             max_levels: 7,
             target_file_size_bytes: 8 << 20,
             max_grandparent_overlap_bytes: 80 << 20,
@@ -121,8 +126,9 @@ impl CompactionOptions {
         Ok(())
     }
 
-    /// The target size of `level` (>= 1); `u64::MAX` for level 0 and the deepest level, which
-    /// have no size target.
+    /// The static target size of `level` (>= 1); `u64::MAX` for level 0 and the deepest level,
+    /// which have no size target. With `dynamic_level_bytes` the picker uses
+    /// [`crate::level_targets`] instead.
     pub fn level_target_bytes(&self, level: usize) -> u64 {
         if level == 0 || level + 1 >= self.max_levels {
             return u64::MAX;

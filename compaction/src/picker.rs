@@ -19,6 +19,7 @@
 
 use crate::levels::{key_range, Levels, TableInfo};
 use crate::options::CompactionOptions;
+use crate::targets::{level_targets, LevelTargets};
 use crate::task::{BusySet, LevelInputs, ManualPick, Task, TaskReason};
 
 /// The deepest level a task may write to.
@@ -33,6 +34,16 @@ fn last_level(levels: &Levels, options: &CompactionOptions) -> Option<usize> {
 /// Each level's score (0 for the deepest level and beyond). A level needs compaction when
 /// its score is at least 1.
 pub fn level_scores(levels: &Levels, busy: &BusySet, options: &CompactionOptions) -> Vec<f64> {
+    let targets = level_targets(levels, options);
+    scores_for(levels, busy, options, &targets)
+}
+
+fn scores_for(
+    levels: &Levels,
+    busy: &BusySet,
+    options: &CompactionOptions,
+    targets: &LevelTargets,
+) -> Vec<f64> {
     let mut scores = vec![0.0; levels.num_levels()];
     let Some(last) = last_level(levels, options) else {
         return scores;
@@ -48,8 +59,15 @@ pub fn level_scores(levels: &Levels, busy: &BusySet, options: &CompactionOptions
             let by_count = idle.len() as f64 / options.level0_file_trigger.max(1) as f64;
             let by_size = bytes as f64 / options.level1_size_bytes_target as f64;
             by_count.max(by_size)
+        } else if n < targets.base_level {
+            // Above the base level (the tree shrank): anything here moves down.
+            if bytes > 0 {
+                f64::MAX
+            } else {
+                0.0
+            }
         } else {
-            bytes as f64 / options.level_target_bytes(n) as f64
+            bytes as f64 / targets.target_bytes[n] as f64
         };
     }
     scores
@@ -58,12 +76,13 @@ pub fn level_scores(levels: &Levels, busy: &BusySet, options: &CompactionOptions
 /// The next compaction to run, or `None` if no level needs one (or every candidate meets a
 /// running task). Pure: no I/O, no state.
 pub fn pick(levels: &Levels, busy: &BusySet, options: &CompactionOptions) -> Option<Task> {
-    let scores = level_scores(levels, busy, options);
+    let targets = level_targets(levels, options);
+    let scores = scores_for(levels, busy, options, &targets);
     let mut order: Vec<usize> = (0..scores.len()).filter(|&n| scores[n] >= 1.0).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     order.into_iter().find_map(|n| {
         if n == 0 {
-            pick_level0(levels, busy, options, scores[0])
+            pick_level0(levels, busy, options, targets.base_level, scores[0])
         } else {
             pick_level(levels, busy, n, options, scores[n])
         }
@@ -71,7 +90,7 @@ pub fn pick(levels: &Levels, busy: &BusySet, options: &CompactionOptions) -> Opt
 }
 
 /// A manual compaction of the tables of `level` meeting the user-key range `start..=end`
-/// (`None`: unbounded), for `compact_range`. Level 0 goes to level 1; a deeper level goes to
+/// (`None`: unbounded), for `compact_range`. Level 0 goes to the base level; a deeper level goes to
 /// the next one if any deeper level holds keys of the range, and is otherwise rewritten in place
 /// (`output_level == level`), which drops shadowed versions and tombstones no snapshot needs.
 /// A manual task is a trivial move only when it is not bottommost.
@@ -106,12 +125,13 @@ pub fn pick_range(
     if busy.any_busy(&inputs) {
         return ManualPick::Busy;
     }
-    let output_level =
-        if level == 0 || (level < last && levels.deeper_overlaps(level, &smallest, &largest)) {
-            level + 1
-        } else {
-            level
-        };
+    let output_level = if level == 0 {
+        level_targets(levels, options).base_level
+    } else if level < last && levels.deeper_overlaps(level, &smallest, &largest) {
+        level + 1
+    } else {
+        level
+    };
     match build_task(
         levels,
         busy,
@@ -132,6 +152,7 @@ fn pick_level0(
     levels: &Levels,
     busy: &BusySet,
     options: &CompactionOptions,
+    base_level: usize,
     score: f64,
 ) -> Option<Task> {
     let tables = levels.level(0);
@@ -151,7 +172,7 @@ fn pick_level0(
             busy,
             options,
             0,
-            1,
+            base_level,
             inputs,
             TaskReason::Level0FileCount,
             score,

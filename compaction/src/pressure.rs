@@ -4,6 +4,7 @@
 
 use crate::levels::Levels;
 use crate::options::CompactionOptions;
+use crate::targets::level_targets;
 
 /// What the write path should do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,18 +38,19 @@ pub fn compaction_debt(levels: &Levels, options: &CompactionOptions) -> u64 {
         debt = level0_bytes;
         to_next = level0_bytes;
     }
+    let targets = level_targets(levels, options);
     let mut next_level_bytes: u64 = 0;
-    for n in 1..last - 1 {
+    for n in targets.base_level..last - 1 {
         let mut size = if next_level_bytes > 0 {
             std::mem::take(&mut next_level_bytes)
         } else {
             levels.level_size_bytes(n)
         };
-        if n == 1 && level0_triggered {
+        if n == targets.base_level && level0_triggered {
             debt = debt.saturating_add(size);
         }
         size = size.saturating_add(std::mem::take(&mut to_next));
-        let target = options.level_target_bytes(n);
+        let target = targets.target_bytes[n];
         if size > target {
             to_next = size - target;
             next_level_bytes = levels.level_size_bytes(n + 1);

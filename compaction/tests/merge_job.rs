@@ -341,7 +341,7 @@ fn pick_run_apply_is_the_engine_loop() {
     let levels = compaction::apply(&levels, &task, &infos).unwrap();
     busy.remove(&task);
     assert!(levels.level(0).is_empty());
-    assert_eq!(levels.level(1).len(), out.tables.len());
+    assert_eq!(levels.level(task.output_level).len(), out.tables.len());
     assert_eq!(out.stats.entries_read, 240);
     assert_eq!(
         out.stats.entries_written,

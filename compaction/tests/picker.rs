@@ -14,6 +14,7 @@ fn t(id: u64, size_bytes: u64, s: &str, l: &str) -> TableInfo {
 fn small() -> CompactionOptions {
     CompactionOptions {
         level1_size_bytes_target: 10 * MB,
+        dynamic_level_bytes: false,
         max_levels: 4,
         ..Default::default()
     }
@@ -435,4 +436,65 @@ fn a_few_huge_level0_tables_trigger_by_size() {
         vec![2],
         "the oldest table's closure, which is itself"
     );
+}
+
+fn dynamic() -> CompactionOptions {
+    CompactionOptions {
+        dynamic_level_bytes: true,
+        ..small()
+    }
+}
+
+#[test]
+fn dynamic_targets_send_level0_to_the_base_level() {
+    let options = dynamic();
+    let l0: Vec<TableInfo> = (1..=4).map(|i| t(i, MB, "c", "d")).collect();
+    // An empty tree: straight to the deepest level, a merge there is bottommost.
+    let empty = tree(vec![l0.clone()]);
+    let task = pick(&empty, &BusySet::new(), &options).unwrap();
+    assert_eq!((task.output_level, task.bottommost), (3, true));
+    // 100 MiB at the bottom: level 2's target is 10 MiB; level 1's would be 1 MiB, under
+    // level1_size_bytes_target, so level 2 is the base.
+    let grown = tree(vec![
+        l0.clone(),
+        vec![],
+        vec![],
+        vec![t(30, 100 * MB, "a", "z")],
+    ]);
+    let targets = compaction::level_targets(&grown, &options);
+    assert_eq!(targets.base_level, 2);
+    assert_eq!(targets.target_bytes[2], 10 * MB);
+    // At 500 MiB, level 2 would need 50 MiB: level 1 becomes the base.
+    let big = tree(vec![
+        vec![],
+        vec![],
+        vec![],
+        vec![t(30, 500 * MB, "a", "z")],
+    ]);
+    assert_eq!(compaction::level_targets(&big, &options).base_level, 1);
+    let task = pick(&grown, &BusySet::new(), &options).unwrap();
+    assert_eq!((task.level, task.output_level), (0, 2));
+    assert!(!task.bottommost);
+    assert_eq!(ids(&task.grandparents), vec![30]);
+    let manual = pick_range(&grown, &BusySet::new(), 0, None, None, &options)
+        .task()
+        .unwrap();
+    assert_eq!(manual.output_level, 2);
+}
+
+#[test]
+fn dynamic_targets_move_stranded_data_down() {
+    // The tree shrank: level 1 holds data though the base level is 1 only while it does; a
+    // level above the base would score at once.
+    let options = dynamic();
+    let levels = tree(vec![
+        vec![],
+        vec![],
+        vec![t(20, 11 * MB, "a", "m")],
+        vec![t(30, 20 * MB, "a", "z")],
+    ]);
+    let targets = compaction::level_targets(&levels, &options);
+    assert_eq!(targets.base_level, 2);
+    let task = pick(&levels, &BusySet::new(), &options).unwrap();
+    assert_eq!((task.level, task.output_level), (2, 3));
 }

@@ -313,8 +313,9 @@ fn flushes() -> usize {
         .unwrap_or(1500)
 }
 
-fn options() -> CompactionOptions {
+fn options(dynamic_level_bytes: bool) -> CompactionOptions {
     CompactionOptions {
+        dynamic_level_bytes,
         level1_size_bytes_target: 40_000,
         target_file_size_bytes: 8_000,
         max_grandparent_overlap_bytes: 80_000,
@@ -324,9 +325,9 @@ fn options() -> CompactionOptions {
 }
 
 /// Runs one seed; `budget_per_flush` is the merge work allowed per flushed byte.
-fn simulate(seed: u64, keyspace: u64, budget_per_flush: u64) -> Sim {
+fn simulate(seed: u64, keyspace: u64, budget_per_flush: u64, dynamic: bool) -> Sim {
     let mut rng = Rng(seed);
-    let mut sim = Sim::new(options());
+    let mut sim = Sim::new(options(dynamic));
     let workers = 2;
     for step in 0..flushes() {
         match write_pressure(&sim.levels, &sim.options) {
@@ -357,30 +358,38 @@ fn simulate(seed: u64, keyspace: u64, budget_per_flush: u64) -> Sim {
     sim
 }
 
+/// Write amplification and space amplification at the end of a run.
+fn amplification(sim: &Sim) -> (f64, f64) {
+    let stored = sim.sizes().iter().sum::<u64>();
+    let write_amp =
+        (sim.flushed_bytes + sim.compaction_written_bytes) as f64 / sim.flushed_bytes as f64;
+    let live = size(&union(&sim.contents.values().collect::<Vec<_>>()));
+    (write_amp, stored as f64 / live as f64)
+}
+
+fn report(label: &str, sim: &Sim) {
+    let (write_amp, space_amp) = amplification(sim);
+    println!(
+        "{label}: sizes {:?}, max L0 {}, tasks {} ({} trivial), write amp {write_amp:.2}, space amp {space_amp:.3}, stalls {}",
+        sim.sizes(), sim.max_level0, sim.tasks, sim.trivial_moves, sim.stalls
+    );
+}
+
 #[test]
 fn levels_stay_within_targets_and_reads_stay_right() {
-    for seed in [1, 2, 3] {
-        let keyspace = 6_000_000;
-        let sim = simulate(seed, keyspace, 30);
-        let live = sim.sizes().iter().sum::<u64>();
-        let write_amp =
-            (sim.flushed_bytes + sim.compaction_written_bytes) as f64 / sim.flushed_bytes as f64;
-        let distinct = union(&sim.contents.values().collect::<Vec<_>>());
-        let space_amp = live as f64 / size(&distinct) as f64;
-        println!(
-            "seed {seed}: sizes {:?}, max L0 {}, tasks {} ({} trivial), write amp {write_amp:.2}, space amp {space_amp:.3}, stalls {}",
-            sim.sizes(), sim.max_level0, sim.tasks, sim.trivial_moves, sim.stalls
-        );
+    for (seed, dynamic) in [(1, true), (2, true), (3, false), (4, false)] {
+        let sim = simulate(seed, 6_000_000, 30, dynamic);
+        report(&format!("growing, seed {seed}, dynamic {dynamic}"), &sim);
+        let (write_amp, space_amp) = amplification(&sim);
         assert!(
             sim.max_level0 < sim.options.level0_slowdown_files,
             "level 0 reached {}",
             sim.max_level0
         );
+        let last = sim.options.max_levels - 1;
         assert!(
-            sim.levels.level(sim.options.max_levels - 2).len()
-                + sim.levels.level(sim.options.max_levels - 1).len()
-                > 0,
-            "data reached the deep levels"
+            !sim.levels.level(last).is_empty(),
+            "data reached the deepest level"
         );
         assert!(write_amp < 25.0, "write amplification {write_amp}");
         assert!(space_amp < 1.5, "space amplification {space_amp}");
@@ -388,14 +397,24 @@ fn levels_stay_within_targets_and_reads_stay_right() {
 }
 
 #[test]
+fn overwriting_a_small_key_space_keeps_space_amplification_low() {
+    // About 25 overwrites of every key.
+    for dynamic in [true, false] {
+        let sim = simulate(11, 300_000, 30, dynamic);
+        report(&format!("overwrite, dynamic {dynamic}"), &sim);
+        let (_, space_amp) = amplification(&sim);
+        let bound = if dynamic { 1.25 } else { 1.5 };
+        assert!(
+            space_amp < bound,
+            "space amplification {space_amp} (dynamic {dynamic})"
+        );
+    }
+}
+
+#[test]
 fn a_slow_compactor_stalls_writes_instead_of_growing_level0() {
-    let sim = simulate(7, 2_000_000, 2);
-    println!(
-        "slow: max L0 {}, stalls {}, sizes {:?}",
-        sim.max_level0,
-        sim.stalls,
-        sim.sizes()
-    );
+    let sim = simulate(7, 2_000_000, 2, true);
+    report("slow compactor", &sim);
     assert!(
         sim.stalls > 0,
         "a compactor at 2 bytes per byte written falls behind"
