@@ -1,9 +1,14 @@
 //! [`CompactionOptions`]: the knobs of leveled compaction and of write flow control, with their
 //! defaults and [`CompactionOptions::validate`].
 //!
-//! Level targets: level 1 may hold `level1_size_bytes_target` bytes, and each deeper level
-//! `level_size_ratio` times the one above it. The deepest level (`max_levels - 1`) has no target:
-//! it holds whatever is left.
+//! Level targets grow by `level_size_ratio` per level, from `level1_size_bytes_target` down
+//! (static) or from the deepest level's size up (dynamic, the default); see
+//! [`crate::level_targets`]. The deepest level (`max_levels - 1`) has no target: it holds
+//! whatever is left.
+//!
+//! Sizing: as in RocksDB, keep `level1_size_bytes_target` near what level 0 holds when it
+//! triggers (memtable size x `level0_file_trigger`). A base level much larger than that makes
+//! every level-0 compaction rewrite far more than it brings down.
 
 use crate::error::{Error, Result};
 

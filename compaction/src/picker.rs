@@ -1,14 +1,16 @@
 //! The picker: a pure function from the shape of the tree to the next [`Task`].
 //!
 //! Scores (LevelDB/RocksDB): level 0 scores its number of tables not being compacted divided
-//! by `level0_file_trigger`, or its bytes not being compacted divided by level 1's target if
-//! that is more (a few huge flushes also trigger); a level `n >= 1` above the deepest scores its bytes not being
-//! compacted divided by its target. Levels scoring at least 1 are tried from the highest score
-//! down (ties: the shallower level first); the first that yields a task wins.
+//! by `level0_file_trigger`, or its bytes not being compacted divided by
+//! `level1_size_bytes_target` if that is more (a few huge flushes also trigger); a level
+//! `n >= 1` above the deepest scores its bytes not being compacted divided by its target (see
+//! [`crate::level_targets`]). Levels scoring at least 1 are tried from the highest score down
+//! (ties: the shallower level first); the first that yields a task wins.
 //!
-//! - Level 0 -> 1: starting from the oldest idle level-0 table, take the overlap closure in
-//!   level 0 (every level-0 table meeting the range, repeatedly, so no older version of a key
-//!   is left above a newer one), then every level-1 table meeting the range.
+//! - Level 0 -> base level (level 1 with static targets): starting from the oldest idle
+//!   level-0 table, take the overlap closure in level 0 (every level-0 table meeting the range,
+//!   repeatedly, so no older version of a key is left above a newer one), then every base-level
+//!   table meeting the range.
 //! - Level n -> n+1: one table of level n, the one whose overlap with level n+1 is the smallest
 //!   relative to its own size (RocksDB's "min overlapping ratio": it writes the least per byte
 //!   moved down), plus the level n+1 tables meeting its range.
@@ -60,7 +62,8 @@ fn scores_for(
             let by_size = bytes as f64 / options.level1_size_bytes_target as f64;
             by_count.max(by_size)
         } else if n < targets.base_level {
-            // Above the base level (the tree shrank): anything here moves down.
+            // Levels above the base are empty by construction (the base is never below the
+            // first non-empty level); should one hold data anyway, it moves down first.
             if bytes > 0 {
                 f64::MAX
             } else {
@@ -90,10 +93,10 @@ pub fn pick(levels: &Levels, busy: &BusySet, options: &CompactionOptions) -> Opt
 }
 
 /// A manual compaction of the tables of `level` meeting the user-key range `start..=end`
-/// (`None`: unbounded), for `compact_range`. Level 0 goes to the base level; a deeper level goes to
-/// the next one if any deeper level holds keys of the range, and is otherwise rewritten in place
-/// (`output_level == level`), which drops shadowed versions and tombstones no snapshot needs.
-/// A manual task is a trivial move only when it is not bottommost.
+/// (`None`: unbounded), for `compact_range`. Level 0 goes to the base level; a deeper level
+/// goes to the next one if any deeper level holds keys of the range, and is otherwise rewritten
+/// in place (`output_level == level`), which drops shadowed versions and tombstones no snapshot
+/// needs. A manual task is a trivial move only when it is not bottommost.
 ///
 /// To compact a range fully, call this for level 0, 1, ... in turn (running each task; on
 /// [`ManualPick::Busy`] wait for running tasks and ask again), and stop after the first task
@@ -147,7 +150,7 @@ pub fn pick_range(
     }
 }
 
-/// Level 0 -> 1, seeded by the oldest idle table whose closure is idle.
+/// Level 0 -> base level, seeded by the oldest idle table whose closure is idle.
 fn pick_level0(
     levels: &Levels,
     busy: &BusySet,

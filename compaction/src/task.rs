@@ -30,8 +30,8 @@ pub struct LevelInputs {
 pub struct Task {
     /// The level compacted from.
     pub level: usize,
-    /// The level the outputs go to: `level + 1`, or `level` itself for a manual rewrite of the
-    /// deepest data.
+    /// The level the outputs go to: `level + 1` (for level 0: the base level, see
+    /// [`crate::level_targets`]), or `level` itself for a manual rewrite of the deepest data.
     pub output_level: usize,
     /// The inputs: first those of `level`, then (if any) the overlapping ones of `output_level`.
     pub inputs: Vec<LevelInputs>,
