@@ -8,6 +8,9 @@
 //! of the level below the output level. So one user key's versions never span two tables, and
 //! the outputs are sorted and disjoint.
 //!
+//! Memory: besides the inputs' cursors, the job holds the kept versions of one user key (at
+//! most one per snapshot, plus one) and the output table being built.
+//!
 //! The job only writes files (each fsynced by the builder). Installing them (syncing the
 //! directory, the manifest edit) and deleting the inputs is the engine's. On error every output
 //! of the job, finished or not, is removed (best effort) and the error returned.
@@ -279,7 +282,8 @@ impl Writer<'_, '_> {
         if self.builder.is_some() && (full || overlaps_too_much) {
             self.finish_current()?;
         }
-        if overlaps_too_much {
+        if self.builder.is_none() {
+            // This key starts a new table: count the overlap from here.
             self.grandparent_overlap_bytes = 0;
         }
         Ok(())
