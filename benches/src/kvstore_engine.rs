@@ -1,0 +1,89 @@
+//! [`Engine`] for this workspace's `kvstore`.
+
+use crate::engine::{Engine, EngineOptions};
+use crate::error::{Error, Result};
+use kvstore::{Db, FsyncPolicy};
+
+const NAME: &str = "kvstore";
+
+/// A `kvstore::Db` under test. `sync_writes` maps to [`FsyncPolicy::Always`], otherwise
+/// [`FsyncPolicy::Os`] (durable on `sync`), which is what db_bench's `sync=false` means.
+#[derive(Debug, Clone)]
+pub struct KvStoreEngine {
+    db: Db,
+}
+
+impl KvStoreEngine {
+    /// Opens (or creates) the database in `options.dir`.
+    pub fn open(options: &EngineOptions) -> Result<KvStoreEngine> {
+        let policy = if options.sync_writes {
+            FsyncPolicy::Always
+        } else {
+            FsyncPolicy::Os
+        };
+        let db = Db::builder(&options.dir)
+            .fsync_policy(policy)
+            .block_cache_bytes(options.cache_bytes)
+            .memtable_size_bytes(options.write_buffer_bytes)
+            .open()
+            .map_err(|e| Error::engine(NAME, "open", e))?;
+        Ok(KvStoreEngine { db })
+    }
+
+    /// Wraps a database that is already open.
+    pub fn from_db(db: Db) -> KvStoreEngine {
+        KvStoreEngine { db }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl Engine for KvStoreEngine {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.db
+            .put(key, value)
+            .map_err(|e| Error::engine(NAME, "put", e))
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get(key).map_err(|e| Error::engine(NAME, "get", e))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        self.db
+            .delete(key)
+            .map_err(|e| Error::engine(NAME, "delete", e))
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
+        let mut n = 0;
+        for item in self.db.range(start..).take(limit) {
+            let (k, v) = item.map_err(|e| Error::engine(NAME, "scan", e))?;
+            visit(&k, &v);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.db
+            .persist()
+            .map_err(|e| Error::engine(NAME, "sync", e))
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(|e| Error::engine(NAME, "flush", e))
+    }
+}
