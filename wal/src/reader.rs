@@ -328,6 +328,9 @@ impl ReaderCore {
                 });
             }
             let want = (v.end - self.offset).min(need.max(CHUNK_BYTES) as u64) as usize;
+            if self.buf.capacity() > 4 * CHUNK_BYTES && want <= CHUNK_BYTES {
+                self.buf = Vec::new(); // a large frame has passed: give the memory back
+            }
             self.buf.clear();
             self.buf_start = self.offset;
             if self.offset < v.file_end {

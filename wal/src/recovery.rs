@@ -103,6 +103,8 @@ struct SegScan {
     end: u64,
     len: u64,
     header_incomplete: bool,
+    /// The header was damaged and the whole segment skipped (`SkipCorrupted`).
+    header_skipped: bool,
 }
 
 /// Recovers the log in `config.dir` (the directory exists and is locked).
@@ -158,7 +160,22 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
             segments.insert(id, Some(scan.len));
         }
     }
-    let scan = last.expect("the last segment was scanned");
+    let mut scan = last.expect("the last segment was scanned");
+    let mut last_id = last_id;
+    if scan.header_skipped {
+        // Its header is damaged (SkipCorrupted): keep it as a sealed, skipped segment and
+        // append to a fresh one, so later records never fall inside the reported skip.
+        segments.insert(last_id, Some(scan.len));
+        last_id += 1;
+        create_segment(fs, dir, last_id, prealloc)?;
+        let len = fs.file_size(&segment_path(dir, last_id))?;
+        scan = SegScan {
+            end: SEGMENT_HEADER_LEN.min(len),
+            len: SEGMENT_HEADER_LEN.min(len),
+            header_incomplete: false,
+            header_skipped: false,
+        };
+    }
     let path = segment_path(dir, last_id);
     let file = if scan.header_incomplete {
         // A segment whose creation was torn: no record was ever written to it. Start it again.
@@ -216,6 +233,7 @@ fn scan_segment(
                 end: 0,
                 len,
                 header_incomplete: true,
+                header_skipped: false,
             });
         }
         HeaderCheck::Incomplete => Some("segment header missing or cut short".to_string()),
@@ -252,6 +270,7 @@ fn scan_segment(
             end: len,
             len,
             header_incomplete: false,
+            header_skipped: true,
         });
     }
     info.segments_read += 1;
@@ -269,6 +288,7 @@ fn scan_segment(
                         end: off,
                         len,
                         header_incomplete: false,
+                        header_skipped: false,
                     })
                 }
                 Some(bs) => Damage::Other(format!(
@@ -345,6 +365,7 @@ fn scan_segment(
                 end: from,
                 len,
                 header_incomplete: false,
+                header_skipped: false,
             });
         }
         let resync = if off < len {
@@ -361,6 +382,7 @@ fn scan_segment(
                 end: from,
                 len,
                 header_incomplete: false,
+                header_skipped: false,
             });
         }
         if mode != RecoveryMode::SkipCorrupted {

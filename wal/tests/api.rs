@@ -13,7 +13,10 @@ fn append_read_reopen_across_segments() {
     let fs = MemFs::new();
     // Always: each append waits for a sync round, and the background thread rotates before it
     // syncs, so segments rotate promptly.
-    let cfg = WalConfig { segment_size_bytes: 4096, ..config(&fs, FsyncPolicy::Always) };
+    let cfg = WalConfig {
+        segment_size_bytes: 4096,
+        ..config(&fs, FsyncPolicy::Always)
+    };
     let (wal, info) = Wal::open(cfg.clone()).unwrap();
     assert_eq!(info.records_read, 0);
     assert_eq!(info.next_position, wal.current_position());
@@ -29,7 +32,10 @@ fn append_read_reopen_across_segments() {
     let ps = wal.append_batch(&batch).unwrap();
     expect.extend(batch.into_iter().zip(ps));
     assert!(expect.windows(2).all(|w| w[0].1 < w[1].1));
-    assert!(expect.last().unwrap().1.segment_id() > 2, "segments rotated");
+    assert!(
+        expect.last().unwrap().1.segment_id() > 2,
+        "segments rotated"
+    );
     assert_eq!(read_all(&wal), expect);
     // read_from any returned position, across segment boundaries.
     for k in [0, 1, 77, 150, 299, 305, 309] {
@@ -44,10 +50,16 @@ fn append_read_reopen_across_segments() {
     let mut tail = wal.read_from(wal.current_position()).unwrap();
     assert_eq!(tail.next_record().unwrap(), None);
     let p = wal.append(&Record::put("x", "y")).unwrap();
-    assert_eq!(tail.next_record().unwrap(), Some((Record::put("x", "y"), p)));
+    assert_eq!(
+        tail.next_record().unwrap(),
+        Some((Record::put("x", "y"), p))
+    );
     expect.push((Record::put("x", "y"), p));
     wal.close().unwrap();
-    assert!(matches!(wal.append(&Record::put("a", "b")), Err(Error::Closed)));
+    assert!(matches!(
+        wal.append(&Record::put("a", "b")),
+        Err(Error::Closed)
+    ));
 
     let (wal, info) = Wal::open(cfg).unwrap();
     assert_eq!(info.records_read, expect.len() as u64);
@@ -72,14 +84,21 @@ fn rotate_delete_and_truncate() {
     // Never deletes the active segment; deletes whole segments before the position.
     assert_eq!(wal.delete_segments_before(b).unwrap(), 1);
     assert!(!fs.exists(&seg_path(1)));
-    assert!(matches!(wal.read_from(a), Err(Error::PositionDeleted { .. })));
+    assert!(matches!(
+        wal.read_from(a),
+        Err(Error::PositionDeleted { .. })
+    ));
     assert_eq!(wal.delete_segments_before(Position::new(99, 0)).unwrap(), 1);
     assert_eq!(read_all(&wal).len(), 1);
     assert!(fs.crash().exists(&seg_path(3)) && !fs.crash().exists(&seg_path(2)));
 
     // truncate_after keeps the record at the position, drops the rest; a mid-batch cut stays valid.
     let ps = wal
-        .append_batch(&[Record::put("d", "4"), Record::put("e", "5"), Record::put("f", "6")])
+        .append_batch(&[
+            Record::put("d", "4"),
+            Record::put("e", "5"),
+            Record::put("f", "6"),
+        ])
         .unwrap();
     wal.truncate_after(ps[0]).unwrap();
     let got: Vec<_> = read_all(&wal).into_iter().map(|(r, _)| r.key).collect();
@@ -102,7 +121,10 @@ fn rotate_delete_and_truncate() {
     assert_eq!(wal.current_position().segment_id(), 3);
     wal.truncate_after(Position::start()).unwrap();
     assert!(read_all(&wal).is_empty());
-    assert!(matches!(wal.truncate_after(Position::new(3, 5)), Err(Error::InvalidPosition { .. })));
+    assert!(matches!(
+        wal.truncate_after(Position::new(3, 5)),
+        Err(Error::InvalidPosition { .. })
+    ));
 }
 
 #[test]
@@ -119,19 +141,34 @@ fn a_reader_past_a_truncation_is_told() {
     let c = wal.append(&Record::put("c", "3")).unwrap();
     assert!(matches!(ahead.next_record(), Err(Error::Truncated { .. })));
     assert_eq!(behind.next_record().unwrap().unwrap().1, a);
-    assert_eq!(behind.next_record().unwrap(), Some((Record::put("c", "3"), c)));
+    assert_eq!(
+        behind.next_record().unwrap(),
+        Some((Record::put("c", "3"), c))
+    );
 }
 
 #[test]
 fn oversized_records_are_refused_and_nothing_is_written() {
     let fs = MemFs::new();
-    let cfg = WalConfig { max_record_bytes: 100, ..config(&fs, FsyncPolicy::Always) };
+    let cfg = WalConfig {
+        max_record_bytes: 100,
+        ..config(&fs, FsyncPolicy::Always)
+    };
     let (wal, _) = Wal::open(cfg).unwrap();
     wal.append(&Record::put("k", [0u8; 99])).unwrap();
     let before = wal.current_position();
     let size = fs.file_size(&seg_path(1)).unwrap();
     let err = wal.append(&Record::put("k", [0u8; 100])).unwrap_err();
-    assert!(matches!(err, Error::RecordTooLarge { size: 101, max: 100 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::RecordTooLarge {
+                size: 101,
+                max: 100
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("max_record_bytes"));
     let err = wal
         .append_batch(&[Record::put("a", "b"), Record::put("k", [0u8; 200])])
@@ -159,31 +196,47 @@ fn the_lock_refuses_a_second_open_until_close() {
 fn foreign_files_and_unknown_versions_are_named() {
     let fs = MemFs::new();
     fs.create_dir_all(std::path::Path::new(DIR)).unwrap();
-    let mut f = fs.create(&std::path::Path::new(DIR).join("notes.txt")).unwrap();
+    let mut f = fs
+        .create(&std::path::Path::new(DIR).join("notes.txt"))
+        .unwrap();
     f.append(b"hello").unwrap();
     let err = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap_err();
-    assert!(matches!(&err, Error::ForeignFile { file, .. } if file.ends_with("notes.txt")), "{err}");
-    fs.remove_file(&std::path::Path::new(DIR).join("notes.txt")).unwrap();
+    assert!(
+        matches!(&err, Error::ForeignFile { file, .. } if file.ends_with("notes.txt")),
+        "{err}"
+    );
+    fs.remove_file(&std::path::Path::new(DIR).join("notes.txt"))
+        .unwrap();
 
     // A segment with our name but not our magic.
     let mut f = fs.create(&seg_path(1)).unwrap();
-    f.append(b"PK\x03\x04 this is a zip file, not a wal segment").unwrap();
+    f.append(b"PK\x03\x04 this is a zip file, not a wal segment")
+        .unwrap();
     let err = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap_err();
-    assert!(matches!(&err, Error::ForeignFile { file, .. } if *file == seg_path(1)), "{err}");
+    assert!(
+        matches!(&err, Error::ForeignFile { file, .. } if *file == seg_path(1)),
+        "{err}"
+    );
 
     // A segment of a future version.
     let mut header = wal::format::encode_segment_header(1);
     header[8] = 9;
     fs.write_all(&seg_path(1), &header).unwrap();
     let err = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap_err();
-    assert!(matches!(&err, Error::UnsupportedVersion { file, version: 9 } if *file == seg_path(1)), "{err}");
+    assert!(
+        matches!(&err, Error::UnsupportedVersion { file, version: 9 } if *file == seg_path(1)),
+        "{err}"
+    );
     assert!(err.to_string().contains("00000000000000000001.wal"));
 }
 
 #[test]
 fn compression_round_trips_and_shrinks() {
     let fs = MemFs::new();
-    let cfg = WalConfig { compression: Compression::Lz4 { min_bytes: 64 }, ..config(&fs, FsyncPolicy::Os) };
+    let cfg = WalConfig {
+        compression: Compression::Lz4 { min_bytes: 64 },
+        ..config(&fs, FsyncPolicy::Os)
+    };
     let (wal, _) = Wal::open(cfg.clone()).unwrap();
     let big = Record::put("big", vec![b'z'; 100_000]);
     let small = Record::put("small", "v");
@@ -235,7 +288,9 @@ fn blocking_tail_reader_wakes_on_append_and_ends_on_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_face_tails_and_shares_the_engine() {
     let fs = MemFs::new();
-    let (wal, info) = wal::Wal::open(config(&fs, FsyncPolicy::Batch(Duration::from_millis(2)))).await.unwrap();
+    let (wal, info) = wal::Wal::open(config(&fs, FsyncPolicy::Batch(Duration::from_millis(2))))
+        .await
+        .unwrap();
     assert_eq!(info.records_read, 0);
     let mut reader = wal.read_from(Position::start()).await.unwrap();
     let waiter = tokio::spawn(async move { reader.wait_next().await.unwrap() });
@@ -251,7 +306,11 @@ async fn async_face_tails_and_shares_the_engine() {
         tasks.push(tokio::spawn(async move {
             let mut ps = Vec::new();
             for i in 0..50 {
-                ps.push(wal.append(&Record::put(format!("{t}-{i}"), "v")).await.unwrap());
+                ps.push(
+                    wal.append(&Record::put(format!("{t}-{i}"), "v"))
+                        .await
+                        .unwrap(),
+                );
             }
             ps
         }));
@@ -266,7 +325,9 @@ async fn async_face_tails_and_shares_the_engine() {
     let blocking = wal.blocking();
     assert_eq!(read_all(&blocking).len(), 401);
     // Two-phase append on the async face.
-    let ps = wal.append_no_wait(&[Record::put("x", "1"), Record::put("y", "2")]).unwrap();
+    let ps = wal
+        .append_no_wait(&[Record::put("x", "1"), Record::put("y", "2")])
+        .unwrap();
     wal.wait_durable(ps[1]).await.unwrap();
     wal.sync().await.unwrap();
     assert!(wal.durable_position() > ps[1]);
@@ -308,4 +369,34 @@ fn real_files_work_too() {
     assert_eq!(info.records_read, 200);
     assert!(info.segments_read > 1);
     assert_eq!(read_all(&wal).len(), 200);
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<wal::Wal>();
+    send_sync::<Wal>();
+    send::<wal::Reader>();
+    send::<wal::blocking::Reader>();
+    send_sync::<Error>();
+}
+
+#[test]
+fn two_phase_appends_on_the_blocking_face() {
+    let fs = MemFs::new();
+    let (wal, _) = Wal::open(config(&fs, FsyncPolicy::Always)).unwrap();
+    let ps = wal
+        .append_no_wait(&[Record::put("a", "1"), Record::put("b", "2")])
+        .unwrap();
+    assert!(ps[0] < ps[1]);
+    wal.wait_durable(ps[1]).unwrap();
+    assert!(wal.durable_position() > ps[1]);
+    let crashed = fs.crash();
+    let (back, info) = Wal::open(config(&crashed, FsyncPolicy::Always)).unwrap();
+    assert_eq!(info.records_read, 2);
+    assert_eq!(read_all(&back).len(), 2);
+    assert!(wal.append_no_wait(&[]).unwrap().is_empty());
+    let bytes = Position::new(7, 99).to_bytes();
+    assert_eq!(Position::from_bytes(bytes), Position::new(7, 99));
 }

@@ -33,18 +33,27 @@ fn build() -> (Vec<u8>, Vec<(Record, Position)>, Vec<u64>) {
     let mut unit_end = Vec::new();
     for i in 0..recs.len() {
         let batch_last = if (12..16).contains(&i) { 15 } else { i };
-        let end = recs.get(batch_last + 1).map(|(_, p)| p.offset()).unwrap_or(bytes.len() as u64);
+        let end = recs
+            .get(batch_last + 1)
+            .map(|(_, p)| p.offset())
+            .unwrap_or(bytes.len() as u64);
         unit_end.push(end);
     }
     (bytes, recs, unit_end)
 }
 
-fn open_bytes(bytes: &[u8], mode: RecoveryMode) -> wal::Result<(Vec<(Record, Position)>, RecoveryInfo)> {
+fn open_bytes(
+    bytes: &[u8],
+    mode: RecoveryMode,
+) -> wal::Result<(Vec<(Record, Position)>, RecoveryInfo)> {
     let fs = MemFs::new();
     fs.create_dir_all(Path::new(DIR)).unwrap();
     fs.create(&seg_path(1)).unwrap();
     fs.write_all(&seg_path(1), bytes).unwrap();
-    let (wal, info) = Wal::open(WalConfig { recovery_mode: mode, ..config(&fs, FsyncPolicy::Os) })?;
+    let (wal, info) = Wal::open(WalConfig {
+        recovery_mode: mode,
+        ..config(&fs, FsyncPolicy::Os)
+    })?;
     let got = read_all(&wal);
     // The recovered log takes appends after the cut and keeps them.
     let p = wal.append(&Record::put("after", "recovery")).unwrap();
@@ -65,7 +74,10 @@ fn torn_tail_at_every_offset_recovers_exactly_the_whole_batches_before_it() {
             .map(|(r, _)| r.clone())
             .collect();
         assert_eq!(got, expect, "cut at {cut}");
-        let kept = expect.last().map(|(_, p)| unit_end[recs.iter().position(|r| r.1 == *p).unwrap()]).unwrap();
+        let kept = expect
+            .last()
+            .map(|(_, p)| unit_end[recs.iter().position(|r| r.1 == *p).unwrap()])
+            .unwrap();
         assert_eq!(info.bytes_cut, cut as u64 - kept, "cut at {cut}");
         assert_eq!(info.records_read, expect.len() as u64);
         assert_eq!(info.last_position, expect.last().map(|x| x.1));
@@ -77,16 +89,27 @@ fn torn_tail_at_every_offset_recovers_exactly_the_whole_batches_before_it() {
         zeroed.resize(cut + 777, 0);
         let (got, info) = open_bytes(&zeroed, RecoveryMode::TolerateCorruptTail).unwrap();
         assert_eq!(got, expect, "zero tail after cut at {cut}");
-        assert_eq!(info.bytes_cut + info.zero_tail_bytes, zeroed.len() as u64 - kept);
+        assert_eq!(
+            info.bytes_cut + info.zero_tail_bytes,
+            zeroed.len() as u64 - kept
+        );
         let strict = open_bytes(&zeroed, RecoveryMode::AbsoluteConsistency);
         if cut as u64 == kept {
             assert_eq!(info.zero_tail_bytes, 777);
             assert_eq!(info.bytes_cut, 0);
             assert_eq!(strict.unwrap().0, expect);
-            assert_eq!(open_bytes(&bytes[..cut], RecoveryMode::AbsoluteConsistency).unwrap().0, expect);
+            assert_eq!(
+                open_bytes(&bytes[..cut], RecoveryMode::AbsoluteConsistency)
+                    .unwrap()
+                    .0,
+                expect
+            );
         } else {
             let err = strict.unwrap_err();
-            assert!(err.to_string().contains("00000000000000000001.wal"), "{err}");
+            assert!(
+                err.to_string().contains("00000000000000000001.wal"),
+                "{err}"
+            );
             assert!(open_bytes(&bytes[..cut], RecoveryMode::AbsoluteConsistency).is_err());
         }
     }
@@ -99,15 +122,25 @@ fn a_bit_flip_in_any_field_of_a_middle_record_is_an_error_naming_file_and_offset
     for victim in [5usize, 13] {
         let off = recs[victim].1.offset() as usize;
         let end = recs[victim + 1].1.offset() as usize;
-        let batch = if victim == 13 { 12..16 } else { victim..victim + 1 };
-        let survivors: Vec<_> = recs.iter().enumerate().filter(|(i, _)| !batch.contains(i)).map(|(_, r)| r.clone()).collect();
+        let batch = if victim == 13 {
+            12..16
+        } else {
+            victim..victim + 1
+        };
+        let survivors: Vec<_> = recs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !batch.contains(i))
+            .map(|(_, r)| r.clone())
+            .collect();
         for byte in off..end {
             for bit in 0..8 {
                 let mut b = bytes.clone();
                 b[byte] ^= 1 << bit;
                 let err = open_bytes(&b, RecoveryMode::TolerateCorruptTail).unwrap_err();
                 match &err {
-                    Error::ChecksumMismatch { file, offset, .. } | Error::Corruption { file, offset, .. } => {
+                    Error::ChecksumMismatch { file, offset, .. }
+                    | Error::Corruption { file, offset, .. } => {
                         assert_eq!(*file, seg_path(1));
                         assert_eq!(*offset, off as u64, "flip at byte {byte} bit {bit}: {err}");
                     }
@@ -150,7 +183,10 @@ fn a_bit_flip_in_the_segment_header_is_an_error() {
             let mut b = bytes.clone();
             b[byte] ^= 1 << bit;
             let err = open_bytes(&b, RecoveryMode::TolerateCorruptTail).unwrap_err();
-            assert!(err.to_string().contains("00000000000000000001.wal"), "byte {byte} bit {bit}: {err}");
+            assert!(
+                err.to_string().contains("00000000000000000001.wal"),
+                "byte {byte} bit {bit}: {err}"
+            );
         }
     }
 }
@@ -173,8 +209,15 @@ fn damage_in_a_sealed_segment_is_never_a_tail_and_a_missing_segment_is_a_hole() 
     torn.truncate(torn.len() - 3);
     fs.write_all(&seg_path(1), &torn).unwrap();
     let err = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap_err();
-    assert!(matches!(&err, Error::Corruption { file, offset, .. } if *file == seg_path(1) && *offset == b.offset()), "{err}");
-    let (wal, info) = Wal::open(WalConfig { recovery_mode: RecoveryMode::SkipCorrupted, ..config(&fs, FsyncPolicy::Os) }).unwrap();
+    assert!(
+        matches!(&err, Error::Corruption { file, offset, .. } if *file == seg_path(1) && *offset == b.offset()),
+        "{err}"
+    );
+    let (wal, info) = Wal::open(WalConfig {
+        recovery_mode: RecoveryMode::SkipCorrupted,
+        ..config(&fs, FsyncPolicy::Os)
+    })
+    .unwrap();
     assert_eq!(info.skipped.len(), 1);
     let keys: Vec<_> = read_all(&wal).into_iter().map(|(r, _)| r.key).collect();
     assert_eq!(keys, vec![b"a".to_vec(), b"c".to_vec(), b"d".to_vec()]);
@@ -184,10 +227,44 @@ fn damage_in_a_sealed_segment_is_never_a_tail_and_a_missing_segment_is_a_hole() 
     // A hole: segment 2 missing.
     fs.remove_file(&seg_path(2)).unwrap();
     let err = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap_err();
-    assert!(err.to_string().contains("00000000000000000002.wal"), "{err}");
-    let (wal, info) = Wal::open(WalConfig { recovery_mode: RecoveryMode::SkipCorrupted, ..config(&fs, FsyncPolicy::Os) }).unwrap();
+    assert!(
+        err.to_string().contains("00000000000000000002.wal"),
+        "{err}"
+    );
+    let (wal, info) = Wal::open(WalConfig {
+        recovery_mode: RecoveryMode::SkipCorrupted,
+        ..config(&fs, FsyncPolicy::Os)
+    })
+    .unwrap();
     assert_eq!(info.skipped.len(), 1);
     assert_eq!(info.skipped[0].segment_id, 2);
     assert_eq!(read_all(&wal).len(), 3);
     assert_eq!(read_all(&wal)[0].1, a);
+}
+
+#[test]
+fn skip_corrupted_with_a_damaged_last_header_appends_to_a_fresh_segment() {
+    let (mut bytes, _, _) = build();
+    bytes[20] ^= 0x10; // the segment id field: the header crc fails
+    let fs = MemFs::new();
+    fs.create_dir_all(Path::new(DIR)).unwrap();
+    fs.create(&seg_path(1)).unwrap();
+    fs.write_all(&seg_path(1), &bytes).unwrap();
+    let cfg = WalConfig {
+        recovery_mode: RecoveryMode::SkipCorrupted,
+        ..config(&fs, FsyncPolicy::Os)
+    };
+    let (wal, info) = Wal::open(cfg.clone()).unwrap();
+    assert_eq!(info.skipped.len(), 1);
+    assert_eq!(
+        (info.skipped[0].from_offset, info.skipped[0].to_offset),
+        (0, bytes.len() as u64)
+    );
+    assert!(read_all(&wal).is_empty());
+    let p = wal.append(&Record::put("new", "1")).unwrap();
+    assert_eq!(p, Position::new(2, 32));
+    wal.close().unwrap();
+    let (wal, info) = Wal::open(cfg).unwrap();
+    assert_eq!(info.skipped.len(), 1);
+    assert_eq!(read_all(&wal), vec![(Record::put("new", "1"), p)]);
 }

@@ -31,7 +31,10 @@ fn eventually(mut f: impl FnMut() -> bool) {
 #[test]
 fn always_every_acknowledged_append_survives_a_crash_mid_flight() {
     let fs = MemFs::new();
-    let cfg = WalConfig { segment_size_bytes: 8192, ..config(&fs, FsyncPolicy::Always) };
+    let cfg = WalConfig {
+        segment_size_bytes: 8192,
+        ..config(&fs, FsyncPolicy::Always)
+    };
     let (wal, _) = Wal::open(cfg).unwrap();
     let acked = Arc::new(Mutex::new(Vec::new()));
     let threads: Vec<_> = (0..4)
@@ -55,10 +58,17 @@ fn always_every_acknowledged_append_survives_a_crash_mid_flight() {
         t.join().unwrap();
     }
     let (recovered, info) = Wal::open(config(&crashed, FsyncPolicy::Always)).unwrap();
-    let got: BTreeSet<Vec<u8>> = read_all(&recovered).into_iter().map(|(r, _)| r.key).collect();
+    let got: BTreeSet<Vec<u8>> = read_all(&recovered)
+        .into_iter()
+        .map(|(r, _)| r.key)
+        .collect();
     assert!(info.segments_read > 1, "the crash spans rotated segments");
     for k in &before {
-        assert!(got.contains(k), "acknowledged {} lost", String::from_utf8_lossy(k));
+        assert!(
+            got.contains(k),
+            "acknowledged {} lost",
+            String::from_utf8_lossy(k)
+        );
     }
     // And after the run, all 600.
     drop(recovered);
@@ -104,7 +114,10 @@ fn os_is_durable_after_sync_rotation_and_close_and_a_crash_keeps_a_prefix() {
 fn a_failed_fsync_poisons_the_log_forever() {
     let mem = MemFs::new();
     let faulty = FaultyFs::new(mem.shared());
-    let cfg = WalConfig { fs: faulty.shared(), ..config(&mem, FsyncPolicy::Always) };
+    let cfg = WalConfig {
+        fs: faulty.shared(),
+        ..config(&mem, FsyncPolicy::Always)
+    };
     let (wal, _) = Wal::open(cfg).unwrap();
     let ok = wal.append(&Record::put("a", "1")).unwrap();
     faulty.fail(Op::SyncData, 0, FaultKind::Error);
@@ -113,31 +126,50 @@ fn a_failed_fsync_poisons_the_log_forever() {
     assert!(err.to_string().contains("fdatasync"), "{err}");
     faulty.heal();
     for _ in 0..3 {
-        assert!(matches!(wal.append(&Record::put("c", "3")), Err(Error::Poisoned { .. })));
+        assert!(matches!(
+            wal.append(&Record::put("c", "3")),
+            Err(Error::Poisoned { .. })
+        ));
         assert!(matches!(wal.sync(), Err(Error::Poisoned { .. })));
         assert!(matches!(wal.rotate(), Err(Error::Poisoned { .. })));
-        assert!(matches!(wal.append_no_wait(&[Record::put("d", "4")]), Err(Error::Poisoned { .. })));
+        assert!(matches!(
+            wal.append_no_wait(&[Record::put("d", "4")]),
+            Err(Error::Poisoned { .. })
+        ));
         assert!(matches!(wal.wait_durable(ok), Err(Error::Poisoned { .. })));
     }
     assert!(wal.durable_position() > ok);
     assert!(wal.close().is_err());
     // What was acknowledged survives.
-    assert_eq!(keys_after_crash(&mem, FsyncPolicy::Always), vec![b"a".to_vec()]);
+    assert_eq!(
+        keys_after_crash(&mem, FsyncPolicy::Always),
+        vec![b"a".to_vec()]
+    );
 }
 
 #[test]
 fn a_failed_background_fsync_poisons_batch_and_os_writers() {
-    for policy in [FsyncPolicy::Batch(Duration::from_millis(2)), FsyncPolicy::Os] {
+    for policy in [
+        FsyncPolicy::Batch(Duration::from_millis(2)),
+        FsyncPolicy::Os,
+    ] {
         let mem = MemFs::new();
         let faulty = FaultyFs::new(mem.shared());
-        let (wal, _) = Wal::open(WalConfig { fs: faulty.shared(), ..config(&mem, policy) }).unwrap();
+        let (wal, _) = Wal::open(WalConfig {
+            fs: faulty.shared(),
+            ..config(&mem, policy)
+        })
+        .unwrap();
         faulty.fail(Op::SyncData, 0, FaultKind::Error);
         wal.append(&Record::put("a", "1")).unwrap();
         if policy == FsyncPolicy::Os {
             assert!(matches!(wal.sync(), Err(Error::Poisoned { .. })));
         }
         eventually(|| wal.append(&Record::put("x", "y")).is_err());
-        assert!(matches!(wal.append(&Record::put("x", "y")), Err(Error::Poisoned { .. })));
+        assert!(matches!(
+            wal.append(&Record::put("x", "y")),
+            Err(Error::Poisoned { .. })
+        ));
     }
 }
 
@@ -145,16 +177,24 @@ fn a_failed_background_fsync_poisons_batch_and_os_writers() {
 fn a_failed_write_poisons_and_a_torn_batch_is_dropped_whole() {
     let mem = MemFs::new();
     let faulty = FaultyFs::new(mem.shared());
-    let cfg = WalConfig { fs: faulty.shared(), ..config(&mem, FsyncPolicy::Os) };
+    let cfg = WalConfig {
+        fs: faulty.shared(),
+        ..config(&mem, FsyncPolicy::Os)
+    };
     let (wal, _) = Wal::open(cfg).unwrap();
     wal.append(&Record::put("before", "1")).unwrap();
     wal.sync().unwrap();
     // The buffer write of the batch is cut in half; the process "dies" there.
     faulty.fail(Op::Append, 0, FaultKind::ShortWrite);
-    let batch: Vec<Record> = (0..6).map(|i| Record::put(format!("b{i}"), [9u8; 100])).collect();
+    let batch: Vec<Record> = (0..6)
+        .map(|i| Record::put(format!("b{i}"), [9u8; 100]))
+        .collect();
     wal.append_batch(&batch).unwrap();
     assert!(matches!(wal.sync(), Err(Error::Poisoned { .. })));
-    assert!(matches!(wal.append(&Record::put("x", "y")), Err(Error::Poisoned { .. })));
+    assert!(matches!(
+        wal.append(&Record::put("x", "y")),
+        Err(Error::Poisoned { .. })
+    ));
     drop(wal);
     // The half-written batch is on "disk" (process death keeps the page cache): recovery
     // drops it whole.
@@ -168,14 +208,23 @@ fn a_failed_write_poisons_and_a_torn_batch_is_dropped_whole() {
 fn a_batch_is_all_or_nothing_at_every_crash_point() {
     // Sync after each of several batches; crash snapshots in between keep whole batches only.
     let fs = MemFs::new();
-    let (wal, _) = Wal::open(WalConfig { write_buffer_bytes: 64, ..config(&fs, FsyncPolicy::Os) }).unwrap();
+    let (wal, _) = Wal::open(WalConfig {
+        write_buffer_bytes: 64,
+        ..config(&fs, FsyncPolicy::Os)
+    })
+    .unwrap();
     for b in 0..20usize {
-        let batch: Vec<Record> = (0..1 + b % 5).map(|i| Record::put(format!("{b}-{i}"), vec![b as u8; 30 * i])).collect();
+        let batch: Vec<Record> = (0..1 + b % 5)
+            .map(|i| Record::put(format!("{b}-{i}"), vec![b as u8; 30 * i]))
+            .collect();
         wal.append_batch(&batch).unwrap();
         let got = keys_after_crash(&fs, FsyncPolicy::Os);
         // Group the recovered keys by batch: each batch present entirely or not at all.
         for k in 0..=b {
-            let n = got.iter().filter(|key| key.starts_with(format!("{k}-").as_bytes())).count();
+            let n = got
+                .iter()
+                .filter(|key| key.starts_with(format!("{k}-").as_bytes()))
+                .count();
             assert!(n == 0 || n == 1 + k % 5, "batch {k} partly recovered ({n})");
         }
         if b % 3 == 0 {

@@ -13,7 +13,11 @@ use wal::{FsyncPolicy, Position, Record};
 const FIXTURE: &[u8] = include_bytes!("fixtures/v1/00000000000000000001.wal");
 
 fn records() -> Vec<Record> {
-    vec![Record::put("k", "v"), Record::put("a", "1"), Record::delete("b")]
+    vec![
+        Record::put("k", "v"),
+        Record::put("a", "1"),
+        Record::delete("b"),
+    ]
 }
 
 #[test]
@@ -22,7 +26,14 @@ fn writes_the_documented_bytes() {
     let (wal, _) = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap();
     let p = wal.append(&records()[0]).unwrap();
     let ps = wal.append_batch(&records()[1..]).unwrap();
-    assert_eq!((p, ps[0], ps[1]), (Position::new(1, 32), Position::new(1, 45), Position::new(1, 58)));
+    assert_eq!(
+        (p, ps[0], ps[1]),
+        (
+            Position::new(1, 32),
+            Position::new(1, 45),
+            Position::new(1, 58)
+        )
+    );
     wal.close().unwrap();
     assert_eq!(fs.read_all(&seg_path(1)).unwrap(), FIXTURE);
 }
