@@ -206,6 +206,14 @@ impl Table {
                 BlockError::new(0, "block ends before the last key its index entry names"),
             ));
         }
+        if it.user_key() == user_key && it.seq() > snapshot {
+            // The seek landed on a version newer than the snapshot: the block's restart keys
+            // are out of order. Report it rather than return a value the snapshot cannot see.
+            return Err(self.block_corrupt(
+                i,
+                BlockError::new(0, "seek landed on a version newer than the snapshot"),
+            ));
+        }
         Ok(match (it.user_key() == user_key, it.kind()) {
             (false, _) => Lookup::Absent,
             (true, ValueKind::Put) => Lookup::Found(it.value().to_vec()),
