@@ -57,7 +57,8 @@ pub struct WalConfig {
     /// Durability promise; default `Batch(5ms)`.
     pub fsync_policy: FsyncPolicy,
     /// A segment is sealed and a new one started once it reaches this size (default 128 MiB).
-    /// A batch never spans segments, so a segment can exceed this by one batch.
+    /// The background thread rotates, so a segment can exceed this by what is appended
+    /// meanwhile (a batch never spans segments).
     pub segment_size_bytes: u64,
     /// Largest key plus value accepted (default 64 MiB).
     pub max_record_bytes: u64,

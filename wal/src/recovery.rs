@@ -195,8 +195,10 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
             if let Some(len) = prealloc {
                 f.preallocate(len)?;
             }
-            f.sync_all()?;
         }
+        // What was recovered may have been in the page cache only (a process crash under
+        // `Os` or `Batch`): make it durable before the watermark says so.
+        f.sync_all()?;
         f
     };
     segments.insert(last_id, None);

@@ -232,3 +232,26 @@ fn a_batch_is_all_or_nothing_at_every_crash_point() {
         }
     }
 }
+
+#[test]
+fn what_recovery_finds_after_a_process_crash_is_made_durable() {
+    let mem = MemFs::new();
+    let faulty = FaultyFs::new(mem.shared());
+    let cfg = WalConfig {
+        fs: faulty.shared(),
+        write_buffer_bytes: 16,
+        ..config(&mem, FsyncPolicy::Os)
+    };
+    let (wal, _) = Wal::open(cfg).unwrap();
+    for i in 0..10 {
+        wal.append(&rec(i, 10)).unwrap();
+    }
+    // The process dies: its writes reached the OS (the file) but were never synced.
+    faulty.freeze();
+    drop(wal);
+    assert!(keys_after_crash(&mem, FsyncPolicy::Os).is_empty());
+    let (wal, info) = Wal::open(config(&mem, FsyncPolicy::Os)).unwrap();
+    assert_eq!(info.records_read, 10);
+    wal.sync().unwrap(); // claims everything is durable: it must be
+    assert_eq!(keys_after_crash(&mem, FsyncPolicy::Os).len(), 10);
+}
