@@ -60,7 +60,8 @@ pub struct WalConfig {
     /// The background thread rotates, so a segment can exceed this by what is appended
     /// meanwhile (a batch never spans segments).
     pub segment_size_bytes: u64,
-    /// Largest key plus value accepted (default 64 MiB).
+    /// Largest key plus value accepted (default 64 MiB). Recovery treats longer frames as
+    /// damage, so do not reopen a log with a limit below records it holds.
     pub max_record_bytes: u64,
     /// What `open` does with damage (default `TolerateCorruptTail`).
     pub recovery_mode: RecoveryMode,

@@ -7,7 +7,7 @@
 //!   interval), [`FsyncPolicy::Os`] (durable on `sync`, `close`, rotation). A failed write or
 //!   fsync poisons the log: every later write returns [`Error::Poisoned`].
 //! - Format: segments of `segment_size_bytes`, each a header and crc32c-framed records;
-//!   specified byte by byte in `docs/wal-format.md` (see [`format`]).
+//!   specified byte by byte in `docs/wal-format.md` (see [`mod@format`]).
 //! - Recovery: a torn tail is cut back to the last whole batch; damage elsewhere is an error
 //!   naming the file and offset, or skipped and reported ([`RecoveryMode`]).
 //! - Two-phase appends for engines that order their own sequence numbers with the log:
