@@ -283,6 +283,8 @@ fn scan_segment(
     let mut batch_bytes = 0u64;
     let mut batch_last = None;
     loop {
+        // A valid frame starting a batch at `off` itself (its predecessor never finished).
+        let mut restart_here = false;
         let damage = if off >= len {
             match batch_start {
                 None => {
@@ -309,6 +311,7 @@ fn scan_segment(
                             .is_none()
                             .then(|| "seal frame outside a batch".to_string())
                     } else if first && batch_start.is_some() {
+                        restart_here = true;
                         Some(format!(
                             "a batch starts while the batch at {} is unfinished",
                             batch_start.unwrap_or(0)
@@ -370,7 +373,9 @@ fn scan_segment(
                 header_skipped: false,
             });
         }
-        let resync = if off < len {
+        let resync = if restart_here {
+            Some(off)
+        } else if off < len {
             win.next_valid_frame(off, max_payload)?
         } else {
             None

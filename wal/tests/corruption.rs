@@ -268,3 +268,40 @@ fn skip_corrupted_with_a_damaged_last_header_appends_to_a_fresh_segment() {
     assert_eq!(info.skipped.len(), 1);
     assert_eq!(read_all(&wal), vec![(Record::put("new", "1"), p)]);
 }
+
+#[test]
+fn an_unfinished_batch_followed_by_a_new_one_is_damage_and_skip_keeps_the_new_one() {
+    use wal::format::{encode_record, encode_segment_header, FLAG_FIRST, FLAG_LAST};
+    use wal::Compression;
+    let mut bytes = encode_segment_header(1).to_vec();
+    let mut scratch = Vec::new();
+    encode_record(
+        &mut bytes,
+        &Record::put("a", "1"),
+        FLAG_FIRST,
+        Compression::None,
+        &mut scratch,
+    );
+    let second = bytes.len() as u64;
+    for key in ["k", "z"] {
+        encode_record(
+            &mut bytes,
+            &Record::put(key, "v"),
+            FLAG_FIRST | FLAG_LAST,
+            Compression::None,
+            &mut scratch,
+        );
+    }
+    let err = open_bytes(&bytes, RecoveryMode::TolerateCorruptTail).unwrap_err();
+    assert!(
+        matches!(err, Error::Corruption { offset, .. } if offset == second),
+        "{err}"
+    );
+    let (got, info) = open_bytes(&bytes, RecoveryMode::SkipCorrupted).unwrap();
+    let keys: Vec<_> = got.into_iter().map(|(r, _)| r.key).collect();
+    assert_eq!(keys, vec![b"k".to_vec(), b"z".to_vec()]);
+    assert_eq!(
+        (info.skipped[0].from_offset, info.skipped[0].to_offset),
+        (32, second)
+    );
+}
