@@ -293,10 +293,14 @@ async fn async_face_tails_and_shares_the_engine() {
         .unwrap();
     assert_eq!(info.records_read, 0);
     let mut reader = wal.read_from(Position::start()).await.unwrap();
-    let waiter = tokio::spawn(async move { reader.wait_next().await.unwrap() });
-    tokio::task::yield_now().await;
+    let waiter = tokio::spawn(async move {
+        let first = reader.wait_next().await.unwrap();
+        (first, reader)
+    });
+    // Give the reader time to park (the test passes either way; this exercises the wake-up).
+    tokio::time::sleep(Duration::from_millis(20)).await;
     let p = wal.append(&Record::put("hello", "world")).await.unwrap();
-    let got = waiter.await.unwrap();
+    let (got, mut reader) = waiter.await.unwrap();
     assert_eq!(got, Some((Record::put("hello", "world"), p)));
 
     // Many tasks append at once; positions are unique and all readable.
@@ -334,8 +338,24 @@ async fn async_face_tails_and_shares_the_engine() {
     wal.truncate_after(ps[0]).await.unwrap();
     let start = wal.rotate().await.unwrap();
     assert_eq!(wal.delete_segments_before(start).await.unwrap(), 1);
+    drop(reader); // it stood in the deleted segment
+    let mut reader = wal.read_from(Position::start()).await.unwrap();
+    for i in 0..3 {
+        wal.append(&Record::put(format!("t{i}"), "v"))
+            .await
+            .unwrap();
+    }
+    let tail = tokio::spawn(async move {
+        let mut n = 0;
+        while reader.wait_next().await.unwrap().is_some() {
+            n += 1;
+        }
+        n
+    });
     wal.close().await.unwrap();
     assert!(matches!(wal.sync().await, Err(Error::Closed)));
+    // The tailing reader drains what is left, then ends with the log.
+    assert_eq!(tail.await.unwrap(), 3);
 }
 
 #[test]
