@@ -4,12 +4,13 @@
 
 use crate::block::Block;
 use crate::error::{Error, Result};
-use crate::format::{decompress, Footer};
+use crate::format::{decompress, BlockHandle, Compression, Footer, FOOTER_SIZE};
 use crate::table_reader::{decode_index, Table};
-use crate::BlockCache;
-use common::{InternalIterator, InternalKey, MemFs};
+use crate::{BlockCache, TableBuilder, TableOptions};
+use common::checksum::{crc32c, crc32c_extend};
+use common::{InternalIterator, InternalKey, MemFs, ValueKind};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 const FUZZ_FILE: &str = "/fuzz/input.sst";
 /// Bound on the keys each entry point seeks to, so one input stays fast.
@@ -112,4 +113,92 @@ pub fn fuzz_decode_table(data: &[u8]) -> Result<usize> {
         table.verify()?;
     }
     Ok(entries)
+}
+
+/// A fixed small table (40 entries, 128-byte blocks, restart interval 3) and the handles of all
+/// its blocks: data, filter, properties, index.
+fn base_table(compression: Compression) -> Result<(Vec<u8>, Vec<BlockHandle>)> {
+    let fs = MemFs::new();
+    let path = Path::new("/base.sst");
+    let options = TableOptions {
+        block_size_bytes: 128,
+        compression,
+        bloom_bits_per_key: 10,
+        block_restart_interval: 3,
+    };
+    let mut b = TableBuilder::new(fs.shared(), path, options)?;
+    for i in 0..40u64 {
+        let kind = if i % 5 == 4 {
+            ValueKind::Delete
+        } else {
+            ValueKind::Put
+        };
+        let value = if kind == ValueKind::Put {
+            format!("value{i}").repeat(2)
+        } else {
+            String::new()
+        };
+        b.add_parts(
+            format!("key{:03}", i / 2).as_bytes(),
+            100 - i,
+            kind,
+            value.as_bytes(),
+        )?;
+    }
+    b.finish()?;
+    let bytes = fs.read_all(path).map_err(|source| Error::Io {
+        file: path.to_path_buf(),
+        op: "read".into(),
+        source,
+    })?;
+    let table = Table::open(fs.shared(), path, 0, None)?;
+    let footer = Footer::decode(
+        path,
+        &bytes[bytes.len() - FOOTER_SIZE..],
+        bytes.len() as u64,
+    )?;
+    let mut handles: Vec<BlockHandle> = table.index().iter().map(|e| e.handle).collect();
+    handles.extend([footer.filter, footer.properties, footer.index]);
+    Ok((bytes, handles))
+}
+
+/// Edits *behind the checksums*: takes a fixed small table (the first input byte picks raw or
+/// lz4 blocks), applies the rest of the input as 3-byte edits `(u16 position, new byte)` to the
+/// bytes of its blocks (positions wrap over all block bytes), recomputes every block's crc32c,
+/// then runs [`fuzz_decode_table`]. The checksums cannot catch these changes, so this reaches
+/// the structural checks of every block decoder.
+pub fn fuzz_decode_table_edits(data: &[u8]) -> Result<usize> {
+    static BASES: OnceLock<[(Vec<u8>, Vec<BlockHandle>); 2]> = OnceLock::new();
+    let Some((&pick, edits)) = data.split_first() else {
+        return Ok(0);
+    };
+    let bases = match BASES.get() {
+        Some(b) => b,
+        None => {
+            let made = [
+                base_table(Compression::None)?,
+                base_table(Compression::Lz4)?,
+            ];
+            BASES.get_or_init(|| made)
+        }
+    };
+    let (base, handles) = &bases[usize::from(pick & 1)];
+    let mut file = base.clone();
+    let total: u64 = handles.iter().map(|h| h.size).sum();
+    for e in edits.chunks_exact(3) {
+        let mut at = u64::from(u16::from_le_bytes([e[0], e[1]])) % total.max(1);
+        for h in handles {
+            if at < h.size {
+                file[(h.offset + at) as usize] = e[2];
+                break;
+            }
+            at -= h.size;
+        }
+    }
+    for h in handles {
+        let (start, end) = (h.offset as usize, (h.offset + h.size) as usize);
+        let crc = crc32c_extend(crc32c(&file[start..end]), &file[end..end + 1]);
+        file[end + 1..end + 5].copy_from_slice(&crc.to_le_bytes());
+    }
+    fuzz_decode_table(&file)
 }

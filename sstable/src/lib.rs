@@ -57,7 +57,10 @@ pub mod table_reader;
 pub use cache::BlockCache;
 pub use error::{Error, Result};
 pub use format::{Compression, FORMAT_VERSION, MAGIC};
-pub use fuzz::{fuzz_decode_block, fuzz_decode_footer, fuzz_decode_index, fuzz_decode_table};
+pub use fuzz::{
+    fuzz_decode_block, fuzz_decode_footer, fuzz_decode_index, fuzz_decode_table,
+    fuzz_decode_table_edits,
+};
 pub use properties::TableProperties;
 pub use table_builder::{TableBuilder, TableOptions};
 pub use table_iter::TableIterator;

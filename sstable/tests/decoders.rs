@@ -12,18 +12,22 @@ use common::{InternalKey, ValueKind};
 use proptest::prelude::*;
 use sstable::block_builder::BlockBuilder;
 use sstable::format::{BlockHandle, COMPRESSION_LZ4, COMPRESSION_NONE};
-use sstable::{fuzz_decode_block, fuzz_decode_footer, fuzz_decode_index, fuzz_decode_table};
+use sstable::{
+    fuzz_decode_block, fuzz_decode_footer, fuzz_decode_index, fuzz_decode_table,
+    fuzz_decode_table_edits,
+};
 use sstable::{Compression, Table, TableOptions};
 use std::path::{Path, PathBuf};
 use support::*;
 
 type Entry = fn(&[u8]) -> sstable::Result<usize>;
 
-const TARGETS: [(&str, Entry); 4] = [
+const TARGETS: [(&str, Entry); 5] = [
     ("block", fuzz_decode_block),
     ("index", fuzz_decode_index),
     ("footer", fuzz_decode_footer),
     ("table", fuzz_decode_table),
+    ("table_edits", fuzz_decode_table_edits),
 ];
 
 fn corpus_dir(target: &str) -> PathBuf {
@@ -126,6 +130,23 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             "truncated".into(),
             table[..table.len() / 2].to_vec(),
         ),
+        ("table_edits", "valid-raw-unedited".into(), vec![0]),
+        ("table_edits", "valid-lz4-unedited".into(), vec![1]),
+        (
+            "table_edits",
+            "raw-restart-count".into(),
+            vec![0, 0x7a, 0x00, 0xff],
+        ),
+        (
+            "table_edits",
+            "raw-shared-prefix".into(),
+            vec![0, 0x00, 0x00, 0x09, 0x40, 0x00, 0x05],
+        ),
+        (
+            "table_edits",
+            "lz4-length".into(),
+            vec![1, 0x00, 0x00, 0xff, 0x01, 0x00, 0x7f],
+        ),
     ]
 }
 
@@ -197,7 +218,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_seeds_never_panic(which in 0usize..10, edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
+    fn mutated_seeds_never_panic(which in 0usize..15, edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
         let (target, _, mut bytes) = seeds().swap_remove(which);
         for (at, b) in edits {
             let i = at.index(bytes.len());
@@ -221,5 +242,10 @@ proptest! {
         file[h.offset as usize + at.index(h.size as usize)] = b;
         fix_crc(&mut file, h);
         let _ = fuzz_decode_table(&file);
+    }
+
+    #[test]
+    fn random_edits_behind_the_checksum_never_panic(edits in prop::collection::vec(any::<u8>(), 1..40)) {
+        let _ = fuzz_decode_table_edits(&edits);
     }
 }
