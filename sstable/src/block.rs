@@ -164,6 +164,50 @@ mod tests {
     }
 
     #[test]
+    fn random_walk_mixing_next_and_prev() {
+        let keys: Vec<_> = (0..100).map(|i| ik(&format!("k{i:03}"), 1)).collect();
+        for interval in [1, 3, 16] {
+            let block = build(&keys, interval);
+            let mut it = block.iter();
+            it.seek_to_first().unwrap();
+            let mut pos: Option<usize> = Some(0);
+            let mut x = 12345u64;
+            for _ in 0..3000 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                match (x >> 33) % 8 {
+                    0 => {
+                        let target = ((x >> 40) % 100) as usize;
+                        it.seek(&keys[target]).unwrap();
+                        pos = Some(target);
+                    }
+                    1..=3 if pos.is_some() => {
+                        it.next().unwrap();
+                        pos = pos.and_then(|p| (p + 1 < keys.len()).then_some(p + 1));
+                    }
+                    _ if pos.is_some() => {
+                        it.prev().unwrap();
+                        pos = pos.and_then(|p| p.checked_sub(1));
+                    }
+                    _ => {
+                        it.seek_to_last().unwrap();
+                        pos = Some(keys.len() - 1);
+                    }
+                }
+                match pos {
+                    Some(p) => {
+                        assert!(it.valid());
+                        assert_eq!(it.key(), &keys[p][..]);
+                        assert_eq!(it.value(), format!("v{p}").as_bytes());
+                    }
+                    None => assert!(!it.valid()),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn empty_block_and_bad_restarts() {
         let mut b = BlockBuilder::new(16);
         let empty = Arc::new(Block::new(b.finish()).unwrap());

@@ -30,6 +30,27 @@ pub struct BlockIter {
     value_end: usize,
     seq: SeqNo,
     kind: ValueKind,
+    /// The entries of the restart interval the last `prev` scanned, so that further steps
+    /// back within it need no rescan. Valid only while `back_valid`; any other move clears it.
+    back: Vec<BackEntry>,
+    /// The keys of `back`, back to back.
+    back_keys: Vec<u8>,
+    /// Index in `back` of the current entry.
+    back_pos: usize,
+    back_valid: bool,
+}
+
+/// One entry remembered by `prev`: where it is and where its key sits in `back_keys`.
+#[derive(Debug, Clone, Copy)]
+struct BackEntry {
+    offset: usize,
+    next: usize,
+    key_start: usize,
+    key_end: usize,
+    value_start: usize,
+    value_end: usize,
+    seq: SeqNo,
+    kind: ValueKind,
 }
 
 impl BlockIter {
@@ -46,6 +67,10 @@ impl BlockIter {
             value_end: 0,
             seq: 0,
             kind: ValueKind::Put,
+            back: Vec::new(),
+            back_keys: Vec::new(),
+            back_pos: 0,
+            back_valid: false,
         }
     }
 
@@ -80,6 +105,7 @@ impl BlockIter {
     }
 
     fn invalidate(&mut self) {
+        self.back_valid = false;
         self.current = self.block.restarts_offset();
         self.next = self.current;
         self.key.clear();
@@ -200,6 +226,7 @@ impl BlockIter {
     /// [`common::InternalIterator`]; a block cursor is not a `std::iter::Iterator`.)
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<()> {
+        self.back_valid = false;
         if self.valid() {
             self.parse_next(true)?;
         }
@@ -209,6 +236,21 @@ impl BlockIter {
     /// Moves to the previous entry; invalid before the first.
     pub fn prev(&mut self) -> Result<()> {
         if !self.valid() {
+            return Ok(());
+        }
+        if self.back_valid && self.back_pos > 0 {
+            // Still inside the interval the last step back scanned.
+            self.back_pos -= 1;
+            let e = self.back[self.back_pos];
+            self.current = e.offset;
+            self.next = e.next;
+            self.key.clear();
+            self.key
+                .extend_from_slice(&self.back_keys[e.key_start..e.key_end]);
+            self.value_start = e.value_start;
+            self.value_end = e.value_end;
+            self.seq = e.seq;
+            self.kind = e.kind;
             return Ok(());
         }
         let original = self.current;
@@ -221,17 +263,39 @@ impl BlockIter {
             ri -= 1;
         }
         self.invalidate();
+        self.back.clear();
+        self.back_keys.clear();
         self.seek_to_restart(ri);
         if !self.parse_next(false)? {
             return self.fail(original, "restart point has no entry");
         }
+        self.remember();
         while self.next < original {
             self.parse_next(true)?;
+            self.remember();
         }
         if self.next != original {
             return self.fail(original, "restart point is not on an entry boundary");
         }
+        self.back_pos = self.back.len() - 1;
+        self.back_valid = true;
         Ok(())
+    }
+
+    /// Adds the current entry to `back`.
+    fn remember(&mut self) {
+        let key_start = self.back_keys.len();
+        self.back_keys.extend_from_slice(&self.key);
+        self.back.push(BackEntry {
+            offset: self.current,
+            next: self.next,
+            key_start,
+            key_end: self.back_keys.len(),
+            value_start: self.value_start,
+            value_end: self.value_end,
+            seq: self.seq,
+            kind: self.kind,
+        });
     }
 
     /// The full key stored at restart point `i` (whose shared prefix must be 0).

@@ -107,6 +107,7 @@ proptest! {
         options in arb_options(),
         probes in prop::collection::vec(arb_probe(), 0..60),
         cached: bool,
+        walk in prop::collection::vec(any::<bool>(), 0..300),
     ) {
         let (fs, props) = mem_table(&model, options);
         let cache = cached.then(|| BlockCache::new(1 << 20));
@@ -172,6 +173,26 @@ proptest! {
                     None => prop_assert!(!it.valid()),
                 }
             }
+        }
+
+        // A random walk mixing next and prev across block boundaries; off either end it
+        // restarts from the other end.
+        let mut it = table.iter();
+        it.seek_to_first().unwrap();
+        let mut pos = 0usize;
+        for forward in walk {
+            let moved = if forward { pos.checked_add(1).filter(|&p| p < expected.len()) } else { pos.checked_sub(1) };
+            if forward { it.next().unwrap() } else { it.prev().unwrap() }
+            match moved {
+                Some(p) => pos = p,
+                None => {
+                    prop_assert!(!it.valid());
+                    if forward { it.seek_to_first().unwrap(); pos = 0 } else { it.seek_to_last().unwrap(); pos = expected.len() - 1 }
+                }
+            }
+            let (k, v) = &expected[pos];
+            prop_assert!(it.valid());
+            prop_assert_eq!((it.user_key(), it.seq(), it.kind(), it.value()), (&k.user_key[..], k.seq, k.kind, &v[..]));
         }
 
         let report = table.verify().unwrap();
