@@ -23,7 +23,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
 /// Locks a mutex, ignoring poisoning (no code panics while holding these locks; if it did, the
@@ -59,6 +59,12 @@ pub(crate) struct SyncState {
     pub requested: bool,
     pub kicked: bool,
     pub shutdown: bool,
+    /// Waiters that need the next round (arrived after the current one captured its target).
+    pub pending: usize,
+    /// How many waiters the last round served, and how long its fsync took: the sync thread
+    /// gives that crowd a moment (a fraction of an fsync) to come back before the next round.
+    pub last_covered: usize,
+    pub last_fsync: Duration,
 }
 
 pub(crate) struct Engine {
@@ -126,6 +132,9 @@ impl Engine {
                 durable: start,
                 in_flight: start,
                 requested: false,
+                pending: 0,
+                last_covered: 1,
+                last_fsync: Duration::ZERO,
                 kicked: false,
                 shutdown: false,
             }),
@@ -252,8 +261,9 @@ impl Engine {
         if s.shutdown {
             return Err(Error::Closed);
         }
-        if s.in_flight <= p && !s.requested {
+        if s.in_flight <= p {
             s.requested = true;
+            s.pending += 1;
             drop(s);
             self.sync_cv.notify_one();
         }
@@ -380,6 +390,8 @@ impl Engine {
             st.unsynced_since = None;
             let mut s = lock(&self.sync);
             s.requested = false;
+            let covered = std::mem::take(&mut s.pending);
+            s.last_covered = covered.max(1);
             if target > s.in_flight {
                 s.in_flight = target;
             }
@@ -390,9 +402,11 @@ impl Engine {
             }
             (target, handle)
         };
+        let started = Instant::now();
         if let Err(e) = lock(&handle).sync_data() {
             return Err(self.poison("fdatasync of the active segment failed", e));
         }
+        lock(&self.sync).last_fsync = started.elapsed();
         self.mark_durable(target);
         Ok(())
     }

@@ -300,7 +300,7 @@ async fn async_face_tails_and_shares_the_engine() {
     // Give the reader time to park (the test passes either way; this exercises the wake-up).
     tokio::time::sleep(Duration::from_millis(20)).await;
     let p = wal.append(&Record::put("hello", "world")).await.unwrap();
-    let (got, mut reader) = waiter.await.unwrap();
+    let (got, reader) = waiter.await.unwrap();
     assert_eq!(got, Some((Record::put("hello", "world"), p)));
 
     // Many tasks append at once; positions are unique and all readable.
