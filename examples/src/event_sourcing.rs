@@ -1,4 +1,4 @@
-//! 2. Event sourcing: typed events appended to the log and replayed into projections; a second
+//! Use case 2: Event sourcing: typed events appended to the log and replayed into projections; a second
 //! projection built later from the same log; replay up to a position ("time travel").
 //!
 //! **When:** the events are the source of truth and the current state is derived: you want the

@@ -1,4 +1,4 @@
-//! 3. Job queue: producers append; independent consumers keep durable committed positions,
+//! Use case 3: Job queue: producers append; independent consumers keep durable committed positions,
 //! resume after a restart without loss or duplicates, wait for new jobs without polling; and
 //! retention deletes the segments every consumer has passed.
 //!

@@ -1,4 +1,4 @@
-//! 1. Key-value store: a map rebuilt by replaying the log, with tombstones; log compaction by
+//! Use case 1: Key-value store: a map rebuilt by replaying the log, with tombstones; log compaction by
 //! a snapshot.
 //!
 //! **When:** the state is a map you keep in memory and must survive a crash; writes arrive one

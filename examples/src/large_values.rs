@@ -1,4 +1,4 @@
-//! 7. Large values: the blob is stored in a file beside the log; the log holds a small record
+//! Use case 7: Large values: the blob is stored in a file beside the log; the log holds a small record
 //! that references it (file name, size, crc32c).
 //!
 //! **When:** values of megabytes (images, video, model files) that belong to a logged history.

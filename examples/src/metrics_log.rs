@@ -1,4 +1,4 @@
-//! 6c. Metrics: `FsyncPolicy::Os` and an explicit `sync()` after each batch.
+//! Use case 6c: Metrics: `FsyncPolicy::Os` and an explicit `sync()` after each batch.
 //!
 //! **When:** high-rate measurements where a lost sample is tolerable but a lost batch is not
 //! (a scrape, a flush interval, a file import), and where the data is read back sequentially

@@ -1,4 +1,4 @@
-//! 6b. Cache with persistence: `FsyncPolicy::Os` plus a periodic snapshot.
+//! Use case 6b: Cache with persistence: `FsyncPolicy::Os` plus a periodic snapshot.
 //!
 //! **When:** a cache that is expensive to warm up and should come back after a restart, but
 //! whose content can always be recomputed from the source of truth.

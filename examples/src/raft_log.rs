@@ -1,4 +1,4 @@
-//! 5. Raft-style log: entries with term and index; a follower truncates a conflicting suffix;
+//! Use case 5: Raft-style log: entries with term and index; a follower truncates a conflicting suffix;
 //! a snapshot lets the prefix go; a restart recovers the last term and index.
 //!
 //! **When:** replicas agree on one ordered log (Raft, Multi-Paxos, primary-backup). The log *is*
@@ -358,9 +358,9 @@ pub fn run(fs: Arc<dyn FileSystem>, dir: &Path, out: &mut dyn Write) -> Result<S
         "replicated {sent} more entries; follower at index {}",
         follower.last_index()
     )?;
+    let terms: Vec<u64> = (4..=6).filter_map(|i| follower.term_at(i)).collect();
     let deleted = follower.compact(60, b"state machine after entry 60".to_vec())?;
     writeln!(out, "snapshot at index 60 let {deleted} log segments go")?;
-    let terms: Vec<u64> = (4..=6).filter_map(|i| follower.term_at(i)).collect();
     let before = follower.entries_from(61)?;
     follower.close()?;
     leader.close()?;

@@ -1,4 +1,4 @@
-//! 6a. Session store with `FsyncPolicy::Batch(10ms)`.
+//! Use case 6a: Session store with `FsyncPolicy::Batch(10ms)`.
 //!
 //! **When:** many small, frequent updates whose loss costs little (a user logs in again, a cart
 //! is re-filled), but a restart should not log everyone out.

@@ -1,4 +1,4 @@
-//! 4. Transaction log: a multi-record transaction committed atomically with `append_batch`;
+//! Use case 4: Transaction log: a multi-record transaction committed atomically with `append_batch`;
 //! after a crash, either the whole transaction or nothing.
 //!
 //! **When:** one logical change touches several keys (a transfer debits one account and
@@ -71,13 +71,33 @@ impl Bank {
     /// Moves `amount` from one account to another: both new balances in one atomic batch,
     /// applied in memory only once logged. Returns the batch's positions.
     pub fn transfer(&mut self, from: &str, to: &str, amount: i64) -> Result<Vec<Position>> {
-        let (f, t) = self.check(from, to, amount)?;
-        let positions = self.wal.append_batch(&[
-            balance_record(from, f - amount),
-            balance_record(to, t + amount),
-        ])?;
-        self.balances.insert(from.into(), f - amount);
-        self.balances.insert(to.into(), t + amount);
+        self.transfer_many(from, &[(to, amount)])
+    }
+
+    /// Pays several accounts from one: every new balance in one atomic batch.
+    pub fn transfer_many(&mut self, from: &str, to: &[(&str, i64)]) -> Result<Vec<Position>> {
+        let f = self.balance(from)?;
+        let mut changes: Vec<(String, i64)> = Vec::new();
+        let mut total = 0;
+        for &(account, amount) in to {
+            let t = self.balance(account)?;
+            if account == from || amount <= 0 || changes.iter().any(|(a, _)| a == account) {
+                return Err(Error::Invalid(format!(
+                    "cannot pay {amount} from {from} to {account}"
+                )));
+            }
+            total += amount;
+            changes.push((account.to_string(), t + amount));
+        }
+        if total > f {
+            return Err(Error::Invalid(format!(
+                "{from} has {f}, cannot pay {total}"
+            )));
+        }
+        changes.insert(0, (from.to_string(), f - total));
+        let records: Vec<Record> = changes.iter().map(|(a, b)| balance_record(a, *b)).collect();
+        let positions = self.wal.append_batch(&records)?;
+        self.balances.extend(changes);
         Ok(positions)
     }
 
@@ -92,21 +112,26 @@ impl Bank {
         Ok(())
     }
 
+    fn balance(&self, account: &str) -> Result<i64> {
+        self.balances
+            .get(account)
+            .copied()
+            .ok_or_else(|| Error::Invalid(format!("no account {account}")))
+    }
+
     fn check(&self, from: &str, to: &str, amount: i64) -> Result<(i64, i64)> {
-        let f = *self
-            .balances
-            .get(from)
-            .ok_or_else(|| Error::Invalid(format!("no account {from}")))?;
-        let t = *self
-            .balances
-            .get(to)
-            .ok_or_else(|| Error::Invalid(format!("no account {to}")))?;
+        let (f, t) = (self.balance(from)?, self.balance(to)?);
         if from == to || amount <= 0 || f < amount {
             return Err(Error::Invalid(format!(
                 "cannot move {amount} from {from} ({f}) to {to}"
             )));
         }
         Ok((f, t))
+    }
+
+    /// The position the next record gets (for showing where a transaction's bytes are).
+    pub fn wal_position(&self) -> Position {
+        self.wal.current_position()
     }
 
     /// Every balance.

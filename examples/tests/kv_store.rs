@@ -1,4 +1,4 @@
-//! 1. Key-value store: replay with tombstones, compaction by snapshot, crashes at each step.
+//! Use case 1: Key-value store: replay with tombstones, compaction by snapshot, crashes at each step.
 
 mod support;
 

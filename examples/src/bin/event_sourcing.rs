@@ -1,4 +1,4 @@
-//! 2. Event sourcing with projections and time travel: see `examples::event_sourcing`.
+//! Use case 2: Event sourcing with projections and time travel: see `examples::event_sourcing`.
 //! Usage: `cargo run -p examples --bin event_sourcing [DIR]`.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,4 +1,4 @@
-//! 3. Job queue with durable consumer positions and retention: see `examples::job_queue`.
+//! Use case 3: Job queue with durable consumer positions and retention: see `examples::job_queue`.
 //! Usage: `cargo run -p examples --bin job_queue [DIR]`.
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,4 +1,4 @@
-//! 5. Raft-style log: see `examples::raft_log`.
+//! Use case 5: Raft-style log: see `examples::raft_log`.
 //! Usage: `cargo run -p examples --bin raft_log [DIR]`.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = examples::setup::WorkDir::from_args()?;
