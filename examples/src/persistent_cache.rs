@@ -9,7 +9,8 @@
 //! durably, delete the segments it covers). **What it trades away:** after a power cut the
 //! cache is guaranteed only as of the last snapshot; writes after it may or may not be there
 //! (on the simulated disk, which keeps only synced bytes, they are gone). A process crash
-//! without a power cut loses nothing the OS already had.
+//! without a power cut loses only the appends of about the last millisecond, still in the
+//! log's buffer.
 
 use crate::error::{Error, Result};
 use crate::kv_store::{Compacted, KvStore};

@@ -8,8 +8,9 @@
 //! window. **What it trades away:** a power cut loses the updates of the last ≤10 ms; those
 //! already covered by an fsync (everything before [`SessionStore::durable_position`]) survive,
 //! and what survives is always a prefix of what was written. Once the window has passed,
-//! everything written before it survives. (A process crash loses nothing that reached the OS;
-//! the window is about power loss.)
+//! everything written before it survives. (A process crash, the machine staying up, loses only
+//! the appends of about the last millisecond still in the log's buffer; the window is about
+//! power loss.)
 
 use crate::error::{Error, Result};
 use crate::setup::wal_config;
