@@ -1,0 +1,1 @@
+//! Replication on openraft (not built yet).
