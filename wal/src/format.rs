@@ -129,14 +129,15 @@ pub struct FrameHeader {
 }
 
 impl FrameHeader {
-    /// Decodes the first `FRAME_HEADER_LEN` bytes of `b` (which must be that long).
-    pub fn decode(b: &[u8]) -> FrameHeader {
-        FrameHeader {
+    /// Decodes the first `FRAME_HEADER_LEN` bytes of `b`; `None` if `b` is shorter.
+    pub fn decode(b: &[u8]) -> Option<FrameHeader> {
+        let b = b.get(..FRAME_HEADER_LEN)?;
+        Some(FrameHeader {
             crc: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
             len: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
             kind: b[8],
             flags: b[9],
-        }
+        })
     }
 
     /// Why this header cannot start a frame, judged without the payload; `None` if plausible.
@@ -317,7 +318,7 @@ mod tests {
                 compression,
                 &mut scratch,
             );
-            let h = FrameHeader::decode(&buf);
+            let h = FrameHeader::decode(&buf).unwrap();
             assert_eq!(h.len as usize, buf.len() - FRAME_HEADER_LEN);
             assert_eq!(h.crc, frame_crc(&buf));
             assert_eq!(h.implausible(1000), None);
@@ -334,7 +335,7 @@ mod tests {
             Compression::None,
             &mut scratch,
         );
-        let h = FrameHeader::decode(&buf);
+        let h = FrameHeader::decode(&buf).unwrap();
         assert_eq!(h.kind, KIND_DELETE);
         assert!(
             decode_record(&h, &buf[FRAME_HEADER_LEN..], 10)

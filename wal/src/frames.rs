@@ -36,10 +36,9 @@ pub(crate) enum Parse {
 
 /// Looks for a frame at the start of `bytes`.
 pub(crate) fn parse_frame(bytes: &[u8], max_payload: u64) -> Parse {
-    if bytes.len() < FRAME_HEADER_LEN {
+    let Some(header) = FrameHeader::decode(bytes) else {
         return Parse::NeedMore(FRAME_HEADER_LEN);
-    }
-    let header = FrameHeader::decode(bytes);
+    };
     if let Some(reason) = header.implausible(max_payload) {
         return Parse::Bad(BadFrame::Implausible(reason));
     }
@@ -124,8 +123,7 @@ impl FileWindow {
             // Fast reject on the header alone, for every offset the window holds.
             let mut k = 0;
             let mut candidate = None;
-            while k + FRAME_HEADER_LEN <= b.len() {
-                let h = FrameHeader::decode(&b[k..]);
+            while let Some(h) = FrameHeader::decode(&b[k..]) {
                 if h.implausible(max_payload).is_none()
                     && off + k as u64 + FRAME_HEADER_LEN as u64 + h.len as u64 <= len
                 {
@@ -139,8 +137,10 @@ impl FileWindow {
                     off += (blen - FRAME_HEADER_LEN + 1).max(1) as u64;
                 }
                 Some(c) => {
-                    let h = FrameHeader::decode(self.bytes_at(c, FRAME_HEADER_LEN)?);
-                    let total = FRAME_HEADER_LEN + h.len as usize;
+                    let total = match FrameHeader::decode(self.bytes_at(c, FRAME_HEADER_LEN)?) {
+                        Some(h) => FRAME_HEADER_LEN + h.len as usize,
+                        None => FRAME_HEADER_LEN,
+                    };
                     let b = self.bytes_at(c, total)?;
                     if let Parse::Frame { .. } = parse_frame(b, max_payload) {
                         return Ok(Some(c));
