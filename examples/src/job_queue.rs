@@ -17,6 +17,9 @@
 //! committed result, and redoes only uncommitted work. (Work with outside side effects must
 //! instead be idempotent by job id: delivery itself is at-least-once.) A consumer that
 //! registers after retention starts at the oldest job still kept.
+//!
+//! `open` reads the retained log once to find the next job id; a queue with long retention
+//! would store that id in a checkpoint of its own, or read only the last segment.
 
 use crate::durable_file::{read_json, write_json};
 use crate::error::{Error, Result};

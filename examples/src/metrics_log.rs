@@ -104,14 +104,24 @@ pub struct Summary {
     pub aggregate: BTreeMap<String, (u64, f64)>,
 }
 
-/// The program, on a simulated disk (`common::MemFs`) so that it can cut the power.
-pub async fn run(out: &mut dyn Write) -> Result<Summary> {
+/// The program: metrics in `dir` on `fs` across a clean restart, then a power cut on a
+/// simulated disk (`common::MemFs`), since only a simulated disk can lose its cache on demand.
+pub async fn run(fs: Arc<dyn FileSystem>, dir: &Path, out: &mut dyn Write) -> Result<Summary> {
     writeln!(
         out,
-        "metrics_log on a simulated disk (FsyncPolicy::Os + sync() per batch)"
+        "metrics_log in {} (FsyncPolicy::Os + sync() per batch)",
+        dir.display()
     )?;
+    let log = MetricsLog::open(fs.clone(), dir).await?;
+    log.record_batch(&batch(0, 12)).await?;
+    log.close().await?;
+    let log = MetricsLog::open(fs, dir).await?;
+    let n: u64 = log.aggregate().await?.values().map(|(n, _)| n).sum();
+    writeln!(out, "after a clean restart: {n} samples")?;
+    log.close().await?;
+    writeln!(out, "now on a simulated disk, to cut the power:")?;
     let mem = common::MemFs::new();
-    let dir = Path::new("/metrics");
+    let dir = Path::new("/sim");
     let log = MetricsLog::open(mem.shared(), dir).await?;
     log.record_batch(&batch(0, 30)).await?;
     log.record_batch(&batch(1, 30)).await?;

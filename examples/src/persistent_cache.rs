@@ -118,14 +118,31 @@ pub struct Summary {
     pub survivors_are_the_snapshot: bool,
 }
 
-/// The program, on a simulated disk (`common::MemFs`) so that it can cut the power.
-pub fn run(out: &mut dyn Write) -> Result<Summary> {
+/// The program: a cache in `dir` on `fs` across a clean restart, then a power cut on a
+/// simulated disk (`common::MemFs`), since only a simulated disk can lose its cache on demand.
+pub fn run(fs: Arc<dyn FileSystem>, dir: &Path, out: &mut dyn Write) -> Result<Summary> {
     writeln!(
         out,
-        "persistent_cache on a simulated disk (FsyncPolicy::Os + snapshots)"
+        "persistent_cache in {} (FsyncPolicy::Os + snapshots)",
+        dir.display()
     )?;
+    let cache = PersistentCache::open(fs.clone(), dir)?;
+    let snapshots = cache.start_snapshots(Duration::from_secs(3600));
+    for i in 0..20 {
+        cache.put(format!("page:{i:03}").as_bytes(), b"<html>cached</html>")?;
+    }
+    snapshots.stop()?;
+    drop(cache); // closing the log syncs it
+    let cache = PersistentCache::open(fs, dir)?;
+    writeln!(
+        out,
+        "after a clean restart: {} pages, warm",
+        cache.entries().len()
+    )?;
+    drop(cache);
+    writeln!(out, "now on a simulated disk, to cut the power:")?;
     let mem = common::MemFs::new();
-    let dir = Path::new("/cache");
+    let dir = Path::new("/sim");
     let cache = PersistentCache::open(mem.shared(), dir)?;
     for i in 0..100 {
         cache.put(

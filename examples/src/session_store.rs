@@ -135,14 +135,31 @@ pub fn surviving_prefix(
     Ok(survived.len())
 }
 
-/// The program, on a simulated disk (`common::MemFs`) so that it can cut the power.
-pub async fn run(out: &mut dyn Write) -> Result<Summary> {
+/// The program: sessions in `dir` on `fs` across a clean restart, then the power cuts on a
+/// simulated disk (`common::MemFs`), since only a simulated disk can lose its cache on demand.
+pub async fn run(fs: Arc<dyn FileSystem>, dir: &Path, out: &mut dyn Write) -> Result<Summary> {
     writeln!(
         out,
-        "session_store on a simulated disk (FsyncPolicy::Batch(10ms))"
+        "session_store in {} (FsyncPolicy::Batch(10ms))",
+        dir.display()
     )?;
+    let mut store = SessionStore::open(fs.clone(), dir).await?;
+    store.touch("alice", "cart: 2 books").await?;
+    store.touch("bob", "cart: empty").await?;
+    store.touch("alice", "cart: 3 books").await?;
+    store.end("bob").await?;
+    store.close().await?;
+    let store = SessionStore::open(fs, dir).await?;
+    writeln!(
+        out,
+        "after a clean restart: {} session, alice has {:?}",
+        store.sessions().len(),
+        store.get("alice").unwrap_or_default()
+    )?;
+    store.close().await?;
+    writeln!(out, "now on a simulated disk, to cut the power:")?;
     let mem = common::MemFs::new();
-    let dir = Path::new("/app");
+    let dir = Path::new("/sim");
     let mut store = SessionStore::open(mem.shared(), dir).await?;
     let mut written = Vec::new();
     for i in 0..20 {

@@ -28,14 +28,21 @@ async fn synced_batches_survive_and_the_batch_in_progress_does_not() {
 
 #[tokio::test]
 async fn the_program_logic() {
-    let s = run(&mut Vec::new()).await.unwrap();
+    let s = run(MemFs::new().shared(), Path::new("/prog"), &mut Vec::new())
+        .await
+        .unwrap();
     assert_eq!(s.survived, 60);
     assert_eq!(s.aggregate["cpu"].0, 20);
 }
 
 #[test]
 fn the_program_runs() {
-    let out = support::run_bin(env!("CARGO_BIN_EXE_metrics_log"), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::run_bin(env!("CARGO_BIN_EXE_metrics_log"), &[dir.path()]);
+    assert_eq!(
+        support::line(&out, "after a clean restart"),
+        "after a clean restart: 12 samples"
+    );
     assert!(support::line(&out, "power cut:").starts_with("power cut: 60 samples survived"));
     assert_eq!(
         support::line(&out, "  cpu:"),

@@ -48,14 +48,19 @@ fn the_snapshot_thread_makes_earlier_writes_durable() {
 
 #[test]
 fn the_program_logic() {
-    let s = run(&mut Vec::new()).unwrap();
+    let s = run(MemFs::new().shared(), Path::new("/prog"), &mut Vec::new()).unwrap();
     assert_eq!((s.at_snapshot, s.written, s.survived), (100, 150, 100));
     assert!(s.survivors_are_the_snapshot);
 }
 
 #[test]
 fn the_program_runs() {
-    let out = support::run_bin(env!("CARGO_BIN_EXE_persistent_cache"), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::run_bin(env!("CARGO_BIN_EXE_persistent_cache"), &[dir.path()]);
+    assert_eq!(
+        support::line(&out, "after a clean restart"),
+        "after a clean restart: 20 pages, warm"
+    );
     assert!(support::line(&out, "power cut:")
         .starts_with("power cut: the cache came back with 100 pages, exactly the snapshot: true"));
 }

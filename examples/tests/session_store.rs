@@ -24,7 +24,9 @@ async fn sessions_survive_once_the_window_has_passed() {
 
 #[tokio::test]
 async fn the_program_logic() {
-    let s = run(&mut Vec::new()).await.unwrap();
+    let s = run(MemFs::new().shared(), Path::new("/prog"), &mut Vec::new())
+        .await
+        .unwrap();
     let (written, below, survived) = s.immediate;
     assert_eq!(written, 20);
     assert!(below <= survived && survived <= written);
@@ -33,7 +35,12 @@ async fn the_program_logic() {
 
 #[test]
 fn the_program_runs() {
-    let out = support::run_bin(env!("CARGO_BIN_EXE_session_store"), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::run_bin(env!("CARGO_BIN_EXE_session_store"), &[dir.path()]);
+    assert_eq!(
+        support::line(&out, "after a clean restart"),
+        "after a clean restart: 1 session, alice has \"cart: 3 books\""
+    );
     assert!(support::line(&out, "power cut right after 20 updates").contains("survived"));
     assert!(support::line(&out, "power cut after 20 more").ends_with("40 of 40 survived"));
     assert_eq!(
