@@ -100,9 +100,11 @@ pub struct Order {
 }
 
 impl Order {
-    /// The sum of the item prices.
+    /// The sum of the item prices (saturating: prices come from the log).
     pub fn total(&self) -> u64 {
-        self.items.iter().map(|(_, p)| p).sum()
+        self.items
+            .iter()
+            .fold(0u64, |sum, (_, p)| sum.saturating_add(*p))
     }
 }
 
@@ -138,7 +140,8 @@ impl Projection for Revenue {
             }
             OrderEvent::Paid { order_id, amount } => {
                 let who = self.customers.get(order_id).cloned().unwrap_or_default();
-                *self.per_customer.entry(who).or_default() += amount;
+                let paid = self.per_customer.entry(who).or_default();
+                *paid = paid.saturating_add(*amount);
             }
             _ => {}
         }

@@ -48,7 +48,7 @@ pub struct Checkpoint {
     pub done: u64,
     /// The id of the last job processed.
     pub last_job: Option<u64>,
-    /// The sum of the processed ids (the "work result" of this example).
+    /// The sum of the processed ids, wrapping (the "work result" of this example).
     pub id_sum: u64,
 }
 
@@ -96,7 +96,10 @@ impl JobQueue {
         let mut next_id = 0;
         let mut reader = wal.read_from(Position::start()).await?;
         while let Some((record, at)) = reader.next_record().await? {
-            next_id = decode(&wal_dir, &record, at)?.id + 1;
+            let id = decode(&wal_dir, &record, at)?.id;
+            next_id = id
+                .checked_add(1)
+                .ok_or_else(|| Error::bad_record(&wal_dir, at, "job id overflows"))?;
         }
         Ok(JobQueue {
             fs,
@@ -210,7 +213,7 @@ impl Consumer {
         };
         let job = decode(&self.wal_dir, &record, at)?;
         if let Some(last) = self.working.last_job {
-            if job.id != last + 1 {
+            if last.checked_add(1) != Some(job.id) {
                 return Err(Error::Invalid(format!(
                     "consumer {} got job {} after job {last}: a duplicate or a lost job",
                     self.path.display(),
@@ -221,7 +224,7 @@ impl Consumer {
         self.working.next = self.reader.position();
         self.working.done += 1;
         self.working.last_job = Some(job.id);
-        self.working.id_sum += job.id;
+        self.working.id_sum = self.working.id_sum.wrapping_add(job.id);
         Ok(Some(job))
     }
 

@@ -99,7 +99,7 @@ impl BlobStore {
                     blobs_dir.join(&file).display()
                 )));
             };
-            next_blob = next_blob.max(n + 1);
+            next_blob = next_blob.max(n.saturating_add(1));
             if !named.contains(file.as_str()) {
                 fs.remove_file(&blobs_dir.join(&file))?;
                 orphans_removed += 1;
@@ -125,10 +125,17 @@ impl BlobStore {
         ))
     }
 
+    fn new_blob_name(&mut self) -> Result<String> {
+        let n = self.next_blob;
+        self.next_blob = n
+            .checked_add(1)
+            .ok_or_else(|| Error::Invalid("blob numbers are exhausted".into()))?;
+        Ok(format!("{n:020}.blob"))
+    }
+
     /// Steps 1-3: writes `data` to a new blob file, fsyncs it and the directory.
     pub fn write_blob(&mut self, data: &[u8]) -> Result<BlobRef> {
-        let file = format!("{:020}.blob", self.next_blob);
-        self.next_blob += 1;
+        let file = self.new_blob_name()?;
         let mut f = self.fs.create(&self.blobs_dir.join(&file))?;
         f.append(data)?;
         f.sync_all()?;
@@ -163,8 +170,7 @@ impl BlobStore {
     /// The wrong order, kept to show in the tests what it risks: the record first, then the
     /// blob, without the directory fsync.
     pub fn put_record_first(&mut self, name: &str, data: &[u8]) -> Result<()> {
-        let file = format!("{:020}.blob", self.next_blob);
-        self.next_blob += 1;
+        let file = self.new_blob_name()?;
         let blob = BlobRef {
             file: file.clone(),
             size_bytes: data.len() as u64,

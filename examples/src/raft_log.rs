@@ -80,18 +80,20 @@ impl RaftLog {
         ))?;
         let mut entries = BTreeMap::new();
         let mut reader = wal.read_from(Position::start())?;
-        let (mut last_index, mut last_term) = (None, 0);
+        let (mut last_index, mut last_term): (Option<u64>, u64) = (None, 0);
         while let Some((record, at)) = reader.next_record()? {
             let e: Entry = serde_json::from_slice(&record.value)
                 .map_err(|e| Error::bad_record(&wal_dir, at, e))?;
-            let expected =
-                last_index.map_or(e.index.min(snapshot.last_index + 1).max(1), |i: u64| i + 1);
-            if e.index != expected || e.term < last_term {
+            let expected = match last_index {
+                None => Some(e.index.min(snapshot.last_index.saturating_add(1)).max(1)),
+                Some(i) => i.checked_add(1),
+            };
+            if Some(e.index) != expected || e.term < last_term {
                 return Err(Error::bad_record(
                     &wal_dir,
                     at,
                     format!(
-                        "entry {} (term {}) where {expected} (term >= {last_term}) belongs",
+                        "entry {} (term {}) where {expected:?} (term >= {last_term}) belongs",
                         e.index, e.term
                     ),
                 ));
@@ -164,7 +166,10 @@ impl RaftLog {
                 self.last_term()
             )));
         }
-        let index = self.last_index() + 1;
+        let index = self
+            .last_index()
+            .checked_add(1)
+            .ok_or_else(|| Error::Invalid("the log is full".into()))?;
         self.append(&[Entry {
             term,
             index,
@@ -187,7 +192,7 @@ impl RaftLog {
         }
         let mut new = Vec::new();
         for (k, e) in entries.iter().enumerate() {
-            if e.index != prev_index + 1 + k as u64 {
+            if prev_index.checked_add(1 + k as u64) != Some(e.index) {
                 return Err(Error::Invalid(format!(
                     "entry {} is out of sequence",
                     e.index
@@ -227,7 +232,7 @@ impl RaftLog {
     /// The entries from `index` on, read from the log (what a leader sends a follower).
     pub fn entries_from(&self, index: u64) -> Result<Vec<Entry>> {
         let Some(&(_, at)) = self.entries.get(&index) else {
-            return if index == self.last_index() + 1 {
+            return if self.last_index().checked_add(1) == Some(index) {
                 Ok(Vec::new())
             } else {
                 Err(Error::Invalid(format!(
@@ -259,11 +264,12 @@ impl RaftLog {
         };
         write_json(&*self.fs, &self.dir.join(SNAPSHOT_FILE), &snapshot)?;
         self.snapshot = snapshot;
-        let keep_from = match self.entries.get(&(upto + 1)) {
+        let next = upto.saturating_add(1);
+        let keep_from = match self.entries.get(&next) {
             Some(&(_, at)) => at,
             None => self.wal.rotate()?,
         };
-        self.entries = self.entries.split_off(&(upto + 1));
+        self.entries = self.entries.split_off(&next);
         Ok(self.wal.delete_segments_before(keep_from)?)
     }
 

@@ -86,8 +86,12 @@ impl Bank {
                     "cannot pay {amount} from {from} to {account}"
                 )));
             }
-            total += amount;
-            changes.push((account.to_string(), t + amount));
+            let overflow = || Error::Invalid(format!("paying {amount} to {account} overflows"));
+            total = i64::checked_add(total, amount).ok_or_else(overflow)?;
+            changes.push((
+                account.to_string(),
+                t.checked_add(amount).ok_or_else(overflow)?,
+            ));
         }
         if total > f {
             return Err(Error::Invalid(format!(
@@ -121,7 +125,7 @@ impl Bank {
 
     fn check(&self, from: &str, to: &str, amount: i64) -> Result<(i64, i64)> {
         let (f, t) = (self.balance(from)?, self.balance(to)?);
-        if from == to || amount <= 0 || f < amount {
+        if from == to || amount <= 0 || f < amount || t.checked_add(amount).is_none() {
             return Err(Error::Invalid(format!(
                 "cannot move {amount} from {from} ({f}) to {to}"
             )));
@@ -140,8 +144,8 @@ impl Bank {
     }
 
     /// The sum of all balances: transfers never change it.
-    pub fn total(&self) -> i64 {
-        self.balances.values().sum()
+    pub fn total(&self) -> i128 {
+        self.balances.values().map(|&b| i128::from(b)).sum()
     }
 
     /// Closes the log.
