@@ -15,13 +15,24 @@ pub struct WorkDir {
 }
 
 impl WorkDir {
-    /// From the command line: `program [DIR]`.
+    /// From the command line: `program [DIR]`. DIR must be empty or absent: the programs
+    /// print what they do to a fresh store.
     pub fn from_args() -> std::io::Result<WorkDir> {
         match std::env::args_os().nth(1) {
-            Some(dir) => Ok(WorkDir {
-                path: PathBuf::from(dir),
-                _temp: None,
-            }),
+            Some(dir) => {
+                let path = PathBuf::from(dir);
+                let fs = common::RealFs;
+                if fs.is_dir(&path) && !fs.list_dir(&path)?.is_empty() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        format!(
+                            "{} is not empty: give an empty or new directory",
+                            path.display()
+                        ),
+                    ));
+                }
+                Ok(WorkDir { path, _temp: None })
+            }
             None => {
                 let temp = tempfile::tempdir()?;
                 Ok(WorkDir {

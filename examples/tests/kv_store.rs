@@ -150,3 +150,15 @@ fn the_program_runs() {
     );
     assert!(dir.path().join("SNAPSHOT").exists());
 }
+
+#[test]
+fn the_program_refuses_a_directory_that_is_not_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("something"), b"x").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kv_store"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
+}
