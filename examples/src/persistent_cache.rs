@@ -39,6 +39,11 @@ pub struct Snapshotter {
 }
 
 impl Snapshotter {
+    /// Whether the thread still runs (it stops at its first error).
+    pub fn is_running(&self) -> bool {
+        !self.thread.is_finished()
+    }
+
     /// Stops the thread; returns its first error, if any.
     pub fn stop(self) -> Result<()> {
         let _ = self.stop.send(());

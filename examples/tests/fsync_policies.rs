@@ -72,7 +72,14 @@ async fn batch_keeps_what_is_below_the_durable_mark_and_everything_after_the_win
     // Wait out the window (the background thread's fsync; nothing here forces it).
     let end = wal.current_position();
     tokio::time::sleep(window).await;
+    let started = std::time::Instant::now();
     while wal.durable_position() < end {
+        // Not a timing assertion: a generous bound so that a broken Batch thread fails the
+        // test instead of hanging it.
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the Batch fsync never came"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     assert_eq!(survivors(&fs), written);

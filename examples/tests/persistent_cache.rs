@@ -39,6 +39,9 @@ fn the_snapshot_thread_makes_earlier_writes_durable() {
     let taken = cache.snapshots_taken();
     let snapshots = cache.start_snapshots(Duration::from_millis(2));
     while cache.snapshots_taken() < taken + 1 {
+        if !snapshots.is_running() {
+            panic!("the snapshot thread stopped: {:?}", snapshots.stop());
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
     snapshots.stop().unwrap();
