@@ -174,26 +174,39 @@ impl Engine {
             return Err(Error::Closed);
         }
         let victims: Vec<u64> = {
-            let mut st = lock(&self.state);
+            let st = lock(&self.state);
             let active = st.active.as_ref().ok_or(Error::Closed)?.id;
             let limit = pos.segment_id().min(active);
-            let v: Vec<u64> = st.segments.range(..limit).map(|(&id, _)| id).collect();
-            for id in &v {
-                st.segments.remove(id);
-            }
-            v
+            st.segments.range(..limit).map(|(&id, _)| id).collect()
         };
+        // Oldest first, and a segment leaves the in-memory list only once its file is gone:
+        // if a removal fails, it and every later victim stay listed, so a retry deletes them.
+        let mut removed = 0;
+        let mut failure = None;
         for id in &victims {
-            self.config
+            let entry = lock(&self.state).segments.remove(id);
+            if let Err(e) = self
+                .config
                 .fs
-                .remove_file(&segment_path(&self.config.dir, *id))?;
+                .remove_file(&segment_path(&self.config.dir, *id))
+            {
+                if let Some(entry) = entry {
+                    lock(&self.state).segments.insert(*id, entry);
+                }
+                failure = Some(e);
+                break;
+            }
+            removed += 1;
         }
-        if !victims.is_empty() {
+        if removed > 0 {
             self.config
                 .fs
                 .sync_dir(&self.config.dir)
                 .map_err(|e| self.poison("fsync of the WAL directory failed", e))?;
         }
-        Ok(victims.len())
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        Ok(removed)
     }
 }

@@ -420,3 +420,46 @@ fn two_phase_appends_on_the_blocking_face() {
     let bytes = Position::new(7, 99).to_bytes();
     assert_eq!(Position::from_bytes(bytes), Position::new(7, 99));
 }
+
+/// Regression: a failed segment removal used to drop the segment from the in-memory list
+/// first, so a retry returned Ok(0) and left the files on disk.
+#[test]
+fn failed_segment_removal_is_retried() {
+    use common::{FaultKind, FaultyFs, Op};
+    let mem = MemFs::new();
+    let faulty = FaultyFs::new(mem.shared());
+    let cfg = WalConfig {
+        dir: DIR.into(),
+        fs: faulty.shared(),
+        fsync_policy: FsyncPolicy::Always,
+        segment_size_bytes: 4096,
+        ..Default::default()
+    };
+    let (wal, _) = Wal::open(cfg).unwrap();
+    for i in 0..100 {
+        wal.append(&rec(i, 100)).unwrap();
+    }
+    let p = wal.rotate().unwrap();
+    let before = mem.list_dir(std::path::Path::new(DIR)).unwrap().len();
+    faulty.fail(Op::Remove, 1, FaultKind::Error);
+    assert!(wal.delete_segments_before(p).is_err());
+    let after_fail = mem.list_dir(std::path::Path::new(DIR)).unwrap().len();
+    assert_eq!(
+        after_fail,
+        before - 1,
+        "the first removal succeeded, the second failed"
+    );
+    let retried = wal.delete_segments_before(p).unwrap();
+    assert!(retried >= 1);
+    let segments: Vec<_> = mem
+        .list_dir(std::path::Path::new(DIR))
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(".wal"))
+        .collect();
+    assert_eq!(
+        segments.len(),
+        1,
+        "only the active segment is left: {segments:?}"
+    );
+}
