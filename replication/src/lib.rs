@@ -1,1 +1,21 @@
-//! Replication on openraft (not built yet).
+//! The store replicated on openraft: the `wal` crate is the Raft log, `kvstore` the state
+//! machine.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod files;
+pub mod format;
+mod log_store;
+mod state_machine;
+mod types;
+
+pub use error::{Error, Result};
+pub use log_store::WalLogStore;
+pub use state_machine::{
+    ApplyStats, KvStateMachine, LAST_APPLIED_KEY, MEMBERSHIP_KEY, RESERVED_PREFIX, SNAPSHOT_FILE,
+};
+pub use types::{
+    Entry, LogId, NodeAddr, NodeId, Raft, Request, Snapshot, SnapshotMeta, StoredMembership,
+    TypeConfig, Vote,
+};
