@@ -73,7 +73,28 @@ pub enum Error {
     /// rather than risk acknowledging what it cannot make durable. Reopen to recover.
     #[error("database is poisoned by an earlier failure: {0}")]
     Poisoned(String),
-    /// The database was closed.
+    /// The write-ahead log failed (its error names the segment file where it knows it).
+    #[error("WAL: {0}")]
+    Wal(#[from] wal::Error),
+    /// A table could not be written or read; the error names the table file (a checksum
+    /// failure of a block is reported, never skipped).
+    #[error("table: {0}")]
+    Table(#[from] sstable::Error),
+    /// A key plus value larger than `max_value_bytes`; nothing was written.
+    #[error("write of {size} bytes exceeds max_value_bytes ({max}); nothing was written")]
+    TooLarge {
+        /// Key plus value bytes.
+        size: u64,
+        /// The configured limit.
+        max: u64,
+    },
+    /// A checkpoint's destination already holds files.
+    #[error("checkpoint destination {path} is not empty")]
+    DestinationNotEmpty {
+        /// The destination directory.
+        path: PathBuf,
+    },
+    /// The database was closed (its last handle dropped) while this operation waited.
     #[error("database is closed")]
     Closed,
 }

@@ -1,12 +1,71 @@
 //! `kvstore`: the embeddable LSM key-value engine.
+//!
+//! Writes go to the write-ahead log (the `wal` crate, with group commit) and then to a
+//! memtable; a full memtable is frozen and a background thread flushes it to a level-0
+//! SSTable, recorded in a manifest, after which the WAL segments behind it are deleted. Reads
+//! look at the memtable, the frozen memtables, level 0 newest first, then deeper levels; range
+//! reads merge all of them at a snapshot. Open replays the manifest, then the WAL.
+//!
+//! Read the write path top to bottom in `write.rs` -> `flush.rs` -> `version_set.rs`, the read
+//! path in `read.rs`, recovery in `recovery.rs`; the manifest format is in
+//! `docs/manifest-format.md`.
+//!
+//! ```
+//! use kvstore::{Db, FsyncPolicy};
+//! use std::time::Duration;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::builder(dir.path())
+//!     .memtable_size_bytes(1 << 20)
+//!     .fsync_policy(FsyncPolicy::Batch(Duration::from_millis(5)))
+//!     .open()?;
+//! db.put(b"user:1", b"ada")?;
+//! db.put(b"user:2", b"grace")?;
+//! db.delete(b"user:1")?;
+//! let mut batch = db.batch();
+//! batch.put(b"user:3", b"edsger").delete(b"user:2");
+//! batch.commit()?;                                   // atomic
+//!
+//! let snap = db.snapshot();                          // a frozen view
+//! db.put(b"user:4", b"barbara")?;
+//! assert_eq!(snap.get(b"user:4")?, None);
+//!
+//! db.flush()?;                                       // memtable -> level-0 table
+//! let keys: Vec<Vec<u8>> = db.prefix(b"user:").rev().map(|r| r.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+//! assert_eq!(keys, [b"user:4".to_vec(), b"user:3".to_vec()]);
+//! for item in db.range(b"user:3".as_slice()..b"user:9".as_slice()) {
+//!     let (_key, _value) = item?;
+//! }
+//! db.persist()?;                                     // durable now, whatever the policy
+//! assert_eq!(db.stats().levels[0].files, 1);
+//! # Ok::<(), kvstore::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 
-pub mod error;
+mod batch;
+mod checkpoint;
+mod db;
+mod engine;
+mod error;
 pub mod filename;
+mod flush;
 pub mod format;
 pub mod manifest;
+mod options;
+mod read;
+mod recovery;
+mod snapshot;
+mod stats;
 pub mod version;
 pub mod version_edit;
 pub mod version_set;
+mod write;
 
+pub use batch::WriteBatch;
+pub use db::Db;
 pub use error::{Error, Result};
+pub use options::{DbBuilder, FsyncPolicy, Options};
+pub use read::{DbIter, KeyRange};
+pub use snapshot::Snapshot;
+pub use sstable::TableOptions;
+pub use stats::{LevelStats, Stats};

@@ -15,7 +15,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Deletes table files that no version uses any more.
 #[derive(Debug)]
@@ -54,6 +54,8 @@ pub struct FileMeta {
     desc: FileDesc,
     obsolete: AtomicBool,
     reaper: Option<Arc<FileReaper>>,
+    /// The open table, shared by every reader of this file.
+    pub(crate) table: OnceLock<Arc<sstable::Table>>,
 }
 
 impl FileMeta {
@@ -64,6 +66,7 @@ impl FileMeta {
             desc,
             obsolete: AtomicBool::new(false),
             reaper,
+            table: OnceLock::new(),
         })
     }
 

@@ -1,0 +1,150 @@
+//! The write path: sequence numbers, WAL, memtable, freezing a full memtable, backpressure.
+//!
+//! ```text
+//! write(ops):  lock writer
+//!                seqs = next_seq .. next_seq + n            (one per record, no gaps)
+//!                wal.append_no_wait(records)                (one atomic batch, in seq order)
+//!                memtable.insert(each record at its seq)
+//!                if memtable full: freeze it (see below)
+//!              unlock writer
+//!              wal.wait_durable(last position)              (outside the lock: writers share fsyncs)
+//!              visible_seq.fetch_max(last seq)              (publish)
+//! freeze:      wait while max_immutable_memtables are queued (backpressure; memory bounded)
+//!              mark = wal.rotate()                          (the next memtable starts a segment)
+//!              new active memtable; the old one joins the read state's immutables
+//!              queue (old, mark, last seq) for the flush thread
+//! ```
+//!
+//! Publishing `visible_seq = last seq` after `wait_durable` is correct although writers finish
+//! out of order: the WAL is durable as a prefix, and every record with a smaller sequence
+//! number was appended to the WAL and inserted into a memtable before this one (both happen
+//! under the write lock, in sequence order), so everything up to `last seq` is durable and
+//! readable once this writer's own record is.
+
+use crate::engine::{lock, Counters, Engine, Frozen, Writer};
+use crate::error::{Error, Result};
+use common::{SeqNo, ValueKind};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// One operation of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WriteOp {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+}
+
+impl WriteOp {
+    fn to_record(&self) -> wal::Record {
+        match self {
+            WriteOp::Put(k, v) => wal::Record::put(k, v),
+            WriteOp::Delete(k) => wal::Record::delete(k),
+        }
+    }
+}
+
+impl Engine {
+    /// Writes `ops` atomically (one WAL batch, consecutive sequence numbers) and returns once
+    /// they are durable per the fsync policy and visible to reads.
+    pub fn write(&self, ops: &[WriteOp]) -> Result<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<wal::Record> = ops.iter().map(WriteOp::to_record).collect();
+        for r in &records {
+            let size = (r.key.len() + r.value.len()) as u64;
+            if size > self.opts.max_value_bytes {
+                return Err(Error::TooLarge {
+                    size,
+                    max: self.opts.max_value_bytes,
+                });
+            }
+        }
+        let (last_pos, last_seq) = {
+            let mut w = lock(&self.writer);
+            self.check_poison()?;
+            let positions = self
+                .wal
+                .append_no_wait(&records)
+                .map_err(|e| self.poison(e.into()))?;
+            let first = w.next_seq;
+            for (i, r) in records.iter().enumerate() {
+                let kind = if r.tombstone {
+                    ValueKind::Delete
+                } else {
+                    ValueKind::Put
+                };
+                w.active.insert(&r.key, first + i as SeqNo, kind, &r.value);
+            }
+            w.next_seq = first + records.len() as SeqNo;
+            if w.active.approximate_size_bytes() >= self.opts.memtable_size_bytes {
+                self.freeze(&mut w)?;
+            }
+            let last_pos = *positions.last().expect("one position per record");
+            (last_pos, w.next_seq - 1)
+        };
+        self.wal
+            .wait_durable(last_pos)
+            .map_err(|e| self.poison(e.into()))?;
+        self.visible_seq.fetch_max(last_seq, Ordering::SeqCst);
+        let c = &self.counters;
+        for op in ops {
+            match op {
+                WriteOp::Put(k, v) => {
+                    Counters::add(&c.puts, 1);
+                    Counters::add(&c.user_bytes_written, (k.len() + v.len()) as u64);
+                }
+                WriteOp::Delete(k) => {
+                    Counters::add(&c.deletes, 1);
+                    Counters::add(&c.user_bytes_written, k.len() as u64);
+                }
+            }
+        }
+        if ops.len() > 1 {
+            Counters::add(&c.batches, 1);
+        }
+        Ok(())
+    }
+
+    /// Freezes the active memtable (if it holds anything) and queues it for the flush thread.
+    /// Waits while the queue is full. Returns how many memtables were ever frozen, which
+    /// `Db::flush` waits for.
+    pub fn freeze(&self, w: &mut Writer) -> Result<u64> {
+        let mut q = lock(&self.flush);
+        if w.active.is_empty() {
+            return Ok(q.frozen_total);
+        }
+        let mut stalled = false;
+        while q.pending.len() >= self.opts.max_immutable_memtables {
+            self.check_poison()?;
+            if q.shutdown {
+                return Err(Error::Closed);
+            }
+            if !stalled {
+                Counters::add(&self.counters.write_stalls, 1);
+                stalled = true;
+            }
+            q = self.flush_cv.wait(q).unwrap_or_else(|p| p.into_inner());
+        }
+        self.check_poison()?;
+        let mark = self.wal.rotate().map_err(|e| self.poison(e.into()))?;
+        let fresh = self.new_memtable();
+        let old = std::mem::replace(&mut w.active, fresh.clone());
+        let frozen = Arc::new(Frozen {
+            mem: old.clone(),
+            mark,
+            last_seq: w.next_seq - 1,
+        });
+        self.update_read_state(|rs| crate::engine::ReadState {
+            active: fresh,
+            immutables: std::iter::once(old)
+                .chain(rs.immutables.iter().cloned())
+                .collect(),
+            version: rs.version.clone(),
+        });
+        q.pending.push_back(frozen);
+        q.frozen_total += 1;
+        self.flush_cv.notify_all();
+        Ok(q.frozen_total)
+    }
+}

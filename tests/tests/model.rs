@@ -1,0 +1,232 @@
+//! The model test: thousands of random operations against the engine and a `BTreeMap`, with a
+//! tiny memtable so flushes, many level-0 files and WAL truncation happen all the time, plus
+//! snapshots, reopens and simulated power losses (MemFs crash; under `FsyncPolicy::Always`
+//! every acknowledged write must survive, so the model still holds).
+//!
+//! `KV_MODEL_OPS` sets the number of operations (default 3000), `KV_MODEL_SEED` the seed; the
+//! seed is printed, and named in every assertion.
+
+use common::MemFs;
+use kvstore::{Db, FsyncPolicy};
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+use tests::{env_or, seed_from_env, Rng};
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn open(fs: &MemFs) -> Db {
+    Db::builder("/db")
+        .memtable_size_bytes(1024)
+        .max_immutable_memtables(2)
+        .block_cache_bytes(64 << 10)
+        .max_manifest_bytes(4096)
+        .fsync_policy(FsyncPolicy::Always)
+        .fs(fs.shared())
+        .open()
+        .expect("open")
+}
+
+fn key(rng: &mut Rng) -> Vec<u8> {
+    // Two-level key space so prefixes select something: "a3/17".
+    let a = rng.below(6);
+    let b = rng.below(40);
+    format!("{}{}/{:02}", (b'a' + a as u8) as char, rng.below(3), b).into_bytes()
+}
+
+fn bound(rng: &mut Rng) -> Bound<Vec<u8>> {
+    match rng.below(3) {
+        0 => Bound::Unbounded,
+        1 => Bound::Included(key(rng)),
+        _ => Bound::Excluded(key(rng)),
+    }
+}
+
+fn model_range(m: &Model, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let empty = match (lo, hi) {
+        (Bound::Included(a), Bound::Included(b)) => a > b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
+        | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+        _ => false,
+    };
+    if empty {
+        return Vec::new();
+    }
+    m.range::<Vec<u8>, _>((lo.clone(), hi.clone()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Reads `it` from both ends at random, as a user may, and returns the items in key order.
+fn drain_mixed(rng: &mut Rng, mut it: kvstore::DbIter) -> kvstore::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let (mut front, mut back) = (Vec::new(), Vec::new());
+    loop {
+        if rng.chance(50) {
+            match it.next() {
+                None => break,
+                Some(r) => front.push(r?),
+            }
+        } else {
+            match it.next_back() {
+                None => break,
+                Some(r) => back.push(r?),
+            }
+        }
+    }
+    back.reverse();
+    front.extend(back);
+    Ok(front)
+}
+
+fn run(seed: u64, ops: u64) {
+    let mut rng = Rng::new(seed);
+    let mut fs = MemFs::new();
+    let mut db = open(&fs);
+    let mut model = Model::new();
+    let mut snaps: Vec<(kvstore::Snapshot, Model)> = Vec::new();
+    for step in 0..ops {
+        let ctx = format!("seed {seed}, step {step}");
+        match rng.below(100) {
+            0..=34 => {
+                let k = key(&mut rng);
+                let n = rng.below(60) as usize;
+                let v = rng.bytes(n);
+                db.put(&k, &v).unwrap();
+                model.insert(k, v);
+            }
+            35..=44 => {
+                let k = key(&mut rng);
+                db.delete(&k).unwrap();
+                model.remove(&k);
+            }
+            45..=52 => {
+                let mut b = db.batch();
+                for _ in 0..1 + rng.below(6) {
+                    let k = key(&mut rng);
+                    if rng.chance(70) {
+                        let n = rng.below(30) as usize;
+                        let v = rng.bytes(n);
+                        b.put(&k, &v);
+                        model.insert(k, v);
+                    } else {
+                        b.delete(&k);
+                        model.remove(&k);
+                    }
+                }
+                b.commit().unwrap();
+            }
+            53..=66 => {
+                let k = key(&mut rng);
+                assert_eq!(
+                    db.get(&k).unwrap(),
+                    model.get(&k).cloned(),
+                    "{ctx}: get {k:?}"
+                );
+            }
+            67..=74 => {
+                let (lo, hi) = (bound(&mut rng), bound(&mut rng));
+                let want = model_range(&model, &lo, &hi);
+                let it = db.range((lo.clone(), hi.clone()));
+                let got: Vec<_> = if rng.chance(50) {
+                    it.collect::<Result<_, _>>().unwrap()
+                } else {
+                    let mut v: Vec<_> = it.rev().collect::<Result<_, _>>().unwrap();
+                    v.reverse();
+                    v
+                };
+                assert_eq!(got, want, "{ctx}: range {lo:?}..{hi:?}");
+            }
+            75..=77 => {
+                let p = format!("{}", (b'a' + rng.below(6) as u8) as char).into_bytes();
+                let want: Vec<_> = model
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&p))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let got: Vec<_> = db.prefix(&p).collect::<Result<_, _>>().unwrap();
+                assert_eq!(got, want, "{ctx}: prefix {p:?}");
+                let mut back: Vec<_> = db.prefix(&p).rev().collect::<Result<_, _>>().unwrap();
+                back.reverse();
+                assert_eq!(back, want, "{ctx}: prefix {p:?} reversed");
+            }
+            78..=79 => {
+                let want: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let got = drain_mixed(&mut rng, db.iter()).unwrap();
+                assert_eq!(got, want, "{ctx}: scan from both ends");
+            }
+            80..=82 => {
+                if snaps.len() >= 3 {
+                    snaps.remove(rng.below(3) as usize);
+                }
+                snaps.push((db.snapshot(), model.clone()));
+            }
+            83..=90 => {
+                if let Some((snap, m)) = snaps.get(rng.below(snaps.len().max(1) as u64) as usize) {
+                    let k = key(&mut rng);
+                    assert_eq!(
+                        snap.get(&k).unwrap(),
+                        m.get(&k).cloned(),
+                        "{ctx}: snapshot get"
+                    );
+                    let (lo, hi) = (bound(&mut rng), bound(&mut rng));
+                    let got: Vec<_> = snap
+                        .range((lo.clone(), hi.clone()))
+                        .collect::<Result<_, _>>()
+                        .unwrap();
+                    assert_eq!(got, model_range(m, &lo, &hi), "{ctx}: snapshot range");
+                }
+            }
+            91..=93 => db.flush().unwrap(),
+            94..=96 => {
+                snaps.clear();
+                let seq = db.stats().visible_sequence;
+                drop(db);
+                db = open(&fs);
+                assert_eq!(
+                    db.stats().visible_sequence,
+                    seq,
+                    "{ctx}: sequence numbers after reopen"
+                );
+            }
+            _ => {
+                // Power loss: only synced bytes and directory entries survive.
+                snaps.clear();
+                let seq = db.stats().visible_sequence;
+                fs = fs.crash();
+                drop(db);
+                db = open(&fs);
+                assert_eq!(
+                    db.stats().visible_sequence,
+                    seq,
+                    "{ctx}: sequence numbers after crash"
+                );
+            }
+        }
+    }
+    let all: Vec<_> = db.iter().collect::<Result<_, _>>().unwrap();
+    let want: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(all, want, "seed {seed}: final scan");
+    let stats = db.stats();
+    assert!(
+        stats.flushes > 0,
+        "seed {seed}: the tiny memtable must have flushed"
+    );
+    assert!(fs.list_dir(Path::new("/db")).is_ok());
+}
+
+use common::FileSystem;
+
+#[test]
+fn random_operations_match_a_btreemap() {
+    let seed = seed_from_env("KV_MODEL_SEED");
+    let ops = env_or("KV_MODEL_OPS", 3000);
+    println!(
+        "model test seed {seed}, {ops} ops (KV_MODEL_SEED={seed} KV_MODEL_OPS={ops} to replay)"
+    );
+    run(seed, ops);
+}
+
+#[test]
+fn a_fixed_seed_matches_a_btreemap() {
+    run(0x5eed, 1500);
+}
