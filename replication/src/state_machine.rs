@@ -49,7 +49,7 @@ pub struct KvStateMachine {
 struct Inner {
     fs: Arc<dyn FileSystem>,
     dir: PathBuf,
-    db: RwLock<Db>,
+    db: RwLock<Arc<Db>>,
     slot: Mutex<usize>,
     snapshot: Mutex<Option<Snapshot>>,
     memtable_size_bytes: usize,
@@ -144,7 +144,7 @@ impl KvStateMachine {
             inner: Arc::new(Inner {
                 fs,
                 dir,
-                db: RwLock::new(db),
+                db: RwLock::new(Arc::new(db)),
                 slot: Mutex::new(slot),
                 snapshot: Mutex::new(snapshot),
                 memtable_size_bytes,
@@ -155,7 +155,7 @@ impl KvStateMachine {
         })
     }
 
-    fn db(&self) -> Db {
+    fn db(&self) -> Arc<Db> {
         self.inner
             .db
             .read()
@@ -315,15 +315,23 @@ impl KvStateMachine {
             &self.inner.dir.join(SM_POINTER_FILE),
             &encode_pointer(new_slot),
         )?;
-        let old = std::mem::replace(
+        let mut old = std::mem::replace(
             &mut *self.inner.db.write().unwrap_or_else(|p| p.into_inner()),
-            db,
+            Arc::new(db),
         );
         *slot = new_slot;
-        drop(old);
-        // Readers may still hold the old database for a moment; if so its files go at the next
-        // install or open instead.
-        let _ = clear_dir(&**fs, &self.inner.dir.join(SM_SLOTS[1 - new_slot]));
+        // A reader that took the old database before the switch finishes its read first; then
+        // the old database closes and its files go.
+        loop {
+            match Arc::try_unwrap(old) {
+                Ok(db) => break drop(db),
+                Err(still_shared) => {
+                    old = still_shared;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+        clear_dir(&**fs, &self.inner.dir.join(SM_SLOTS[1 - new_slot]))?;
         self.save_snapshot(Snapshot {
             meta: meta.clone(),
             snapshot: data,
