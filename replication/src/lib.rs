@@ -1,5 +1,34 @@
-//! The store replicated on openraft: the `wal` crate is the Raft log, `kvstore` the state
-//! machine.
+//! The store replicated on [openraft](https://docs.rs/openraft): the `wal` crate is the Raft
+//! log ([`WalLogStore`]), `kvstore` is the state machine ([`KvStateMachine`]), nodes talk
+//! length-prefixed JSON over TCP ([`wire`]). A [`Node`] is what `kv serve` runs; a
+//! [`ClusterClient`] is what `kv --cluster ...` and `kv cluster ...` use. Guarantees, disk
+//! layout, formats and limits: `docs/replication.md`.
+//!
+//! - Writes go through the leader and return once committed by a majority and applied.
+//! - Reads are linearizable (read index on the leader) unless `stale_ok`, which reads the
+//!   answering node's own state.
+//! - Membership: [`ClusterClient::add_learner`], [`ClusterClient::change_membership`];
+//!   a node started with `join` adds itself.
+//!
+//! ```
+//! use replication::{ClusterClient, Node, NodeConfig};
+//!
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() -> Result<(), replication::Error> {
+//! let dir = tempfile::tempdir()?;
+//! // A one-node cluster on free loopback ports; more nodes would pass `join`.
+//! let node = Node::start(NodeConfig::new(1, "127.0.0.1:0", "127.0.0.1:0", dir.path())).await?;
+//! let client = ClusterClient::new([node.api_addr().to_string()]);
+//! client.put(b"greeting", b"hello").await?;
+//! assert_eq!(client.get(b"greeting", false).await?, Some(b"hello".to_vec()));
+//! client.delete(b"greeting").await?;
+//! assert_eq!(client.get(b"greeting", true).await?, None);
+//! let status = client.status().await?;
+//! assert_eq!((status.leader, status.voters.len()), (Some(1), 1));
+//! node.stop().await?;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -6,15 +6,14 @@ mod common;
 use common::*;
 use openraft::ReadPolicy;
 use replication::{RaftSettings, Request};
-use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_replicate_a_thousand_keys_to_every_node() {
     let dir = tempfile::tempdir().unwrap();
     let router = Router::new();
     let nodes = three_node_cluster(&router, dir.path(), &settings()).await;
+    write_keys(&refs(&nodes), 0..1000).await;
     let leader = by_id(&nodes, wait_leader(&nodes).await);
-    write_keys(&leader.raft, 0..1000).await;
     let last = leader.applied_index();
     for n in &nodes {
         n.wait_applied(last).await;
@@ -34,17 +33,17 @@ async fn leader_failure_loses_no_acknowledged_write_and_the_old_leader_catches_u
     let router = Router::new();
     let mut nodes = three_node_cluster(&router, dir.path(), &settings()).await;
     let old = wait_leader(&nodes).await;
-    write_keys(&by_id(&nodes, old).raft, 0..100).await;
+    write_keys(&refs(&nodes), 0..100).await;
 
     let pos = nodes.iter().position(|n| n.id == old).unwrap();
     let stopped = nodes.remove(pos);
     let old_dir = stopped.dir.clone();
     stopped.stop(&router).await;
 
+    write_keys(&refs(&nodes), 100..200).await;
     let new = wait_leader(&nodes).await;
     assert_ne!(new, old);
     let leader = by_id(&nodes, new);
-    write_keys(&leader.raft, 100..200).await;
     leader
         .raft
         .ensure_linearizable(ReadPolicy::ReadIndex)
@@ -81,8 +80,9 @@ async fn a_follower_far_behind_catches_up_through_a_snapshot() {
         .collect();
     router.partition(&[&others, &[lagging]]);
 
-    let leader = by_id(&nodes, leader_id);
-    write_keys(&leader.raft, 0..300).await;
+    let majority: Vec<&TestNode> = nodes.iter().filter(|n| n.id != lagging).collect();
+    write_keys(&majority, 0..300).await;
+    let leader = by_id(&nodes, wait_leader_among(&majority).await);
     // Wait for the leader to purge its log past what the lagging node has.
     let lagging_node = by_id(&nodes, lagging);
     let behind = lagging_node.applied_index();
@@ -119,8 +119,8 @@ async fn all_three_restart_from_disk_with_the_same_state_and_apply_nothing_twice
         ..settings()
     };
     let nodes = three_node_cluster(&router, dir.path(), &s).await;
+    write_keys(&refs(&nodes), 0..200).await;
     let leader = by_id(&nodes, wait_leader(&nodes).await);
-    write_keys(&leader.raft, 0..200).await;
     let last = leader.applied_index();
     let mut before = Vec::new();
     for n in &nodes {
@@ -144,8 +144,8 @@ async fn all_three_restart_from_disk_with_the_same_state_and_apply_nothing_twice
         );
         assert_keys(n, 0..200);
     }
+    write_keys(&refs(&nodes), 200..210).await;
     let leader = by_id(&nodes, wait_leader(&nodes).await);
-    write_keys(&leader.raft, 200..210).await;
     let last = leader.applied_index();
     for (n, (_, last_applied)) in nodes.iter().zip(&before) {
         n.wait_applied(last).await;
@@ -170,7 +170,7 @@ async fn a_minority_cannot_commit_the_majority_can_and_healing_converges() {
     let router = Router::new();
     let nodes = three_node_cluster(&router, dir.path(), &settings()).await;
     let old = wait_leader(&nodes).await;
-    write_keys(&by_id(&nodes, old).raft, 0..50).await;
+    write_keys(&refs(&nodes), 0..50).await;
     let majority: Vec<u64> = nodes.iter().map(|n| n.id).filter(|&i| i != old).collect();
     router.partition(&[&[old], &majority]);
 
@@ -186,20 +186,8 @@ async fn a_minority_cannot_commit_the_majority_can_and_healing_converges() {
     });
 
     let majority_nodes: Vec<&TestNode> = nodes.iter().filter(|n| n.id != old).collect();
-    let new = loop {
-        if let Some(n) = majority_nodes.iter().find(|n| n.raft.is_leader()) {
-            if n.raft
-                .ensure_linearizable(ReadPolicy::ReadIndex)
-                .await
-                .is_ok()
-            {
-                break n.id;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let leader = by_id(&nodes, new);
-    write_keys(&leader.raft, 50..100).await;
+    write_keys(&majority_nodes, 50..100).await;
+    let leader = by_id(&nodes, wait_leader_among(&majority_nodes).await);
 
     router.heal();
     let last = leader.applied_index();

@@ -167,8 +167,8 @@ pub fn addr(id: NodeId) -> NodeAddr {
 pub fn settings() -> RaftSettings {
     RaftSettings {
         heartbeat_interval_ms: 50,
-        election_timeout_min_ms: 200,
-        election_timeout_max_ms: 400,
+        election_timeout_min_ms: 300,
+        election_timeout_max_ms: 600,
         wal_segment_size_bytes: 64 << 10,
         memtable_size_bytes: 256 << 10,
         ..RaftSettings::default()
@@ -263,8 +263,18 @@ pub async fn three_node_cluster(
     nodes
 }
 
-/// The id of the leader the given nodes agree on, once there is one.
+/// The given nodes, by reference.
+pub fn refs(nodes: &[TestNode]) -> Vec<&TestNode> {
+    nodes.iter().collect()
+}
+
+/// The id of a leader among the given nodes whose leadership a quorum confirms.
 pub async fn wait_leader(nodes: &[TestNode]) -> NodeId {
+    wait_leader_among(&refs(nodes)).await
+}
+
+/// [`wait_leader`] over any subset.
+pub async fn wait_leader_among(nodes: &[&TestNode]) -> NodeId {
     let start = tokio::time::Instant::now();
     loop {
         for n in nodes {
@@ -300,20 +310,36 @@ pub fn value(i: usize) -> Vec<u8> {
     format!("value-{i}").into_bytes()
 }
 
-/// Writes keys `range` through `raft` concurrently (100 in flight); panics on any failure.
-pub async fn write_keys(raft: &Raft, range: std::ops::Range<usize>) {
+/// Writes keys `range` through the leader among `nodes` (100 in flight). A write that fails
+/// because leadership moved is retried on the new leader (puts are idempotent); each key is
+/// acknowledged once before this returns.
+pub async fn write_keys(nodes: &[&TestNode], range: std::ops::Range<usize>) {
     let ids: Vec<usize> = range.collect();
     for chunk in ids.chunks(100) {
-        let writes = chunk.iter().map(|&i| {
-            raft.client_write(Request::Put {
-                key: key(i),
-                value: value(i),
-            })
-        });
-        for r in futures_util::future::join_all(writes).await {
-            r.unwrap();
+        let mut todo: Vec<usize> = chunk.to_vec();
+        let start = tokio::time::Instant::now();
+        while !todo.is_empty() {
+            assert!(start.elapsed() < WAIT, "writes kept failing");
+            let leader = by_id_ref(nodes, wait_leader_among(nodes).await);
+            let writes = todo.iter().map(|&i| {
+                leader.raft.client_write(Request::Put {
+                    key: key(i),
+                    value: value(i),
+                })
+            });
+            let results = futures_util::future::join_all(writes).await;
+            todo = todo
+                .into_iter()
+                .zip(results)
+                .filter(|(_, r)| r.is_err())
+                .map(|(i, _)| i)
+                .collect();
         }
     }
+}
+
+fn by_id_ref<'a>(nodes: &[&'a TestNode], id: NodeId) -> &'a TestNode {
+    nodes.iter().find(|n| n.id == id).unwrap()
 }
 
 /// Asserts the node's state machine holds exactly keys `range` with their values.
