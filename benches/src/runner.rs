@@ -110,7 +110,7 @@ impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:<11} {}: {} ops in {:.3} s, {} thread(s): {:.0} ops/s, {:.1} MB/s; latency us: p50 {:.1}, p99 {:.1}, p99.9 {:.1}, max {:.1}",
+            "{:<11} {}: {} ops in {:.3} s, {} thread(s): {:.0} ops/s, {:.2} MB/s; latency us: p50 {:.1}, p99 {:.1}, p99.9 {:.1}, max {:.1}",
             self.workload.name(),
             self.engine,
             self.ops,

@@ -1,3 +1,92 @@
+//! `kv`: the command-line face of the store. `kv --help` lists the commands and exit codes;
+//! `kv tour` shows them working.
+#![forbid(unsafe_code)]
+
+mod args;
+mod bytes;
+mod commands;
+mod failure;
+mod inspect;
+mod progress;
+mod store;
+
+use args::{Cli, Command, DumpCommand};
+use bytes::Spelling;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
+use commands::{bench, crash_demo, data, dump, load, stats, tour, verify};
+use failure::{Failure, Outcome};
+
+fn run(cli: &Cli, dir_explicit: bool) -> Outcome {
+    let dir = cli.dir.as_path();
+    let sp = Spelling::new(cli.hex);
+    match &cli.command {
+        Command::Put { key, value } => data::put(dir, sp, key, value),
+        Command::Get { key, json } => data::get(dir, sp, key, *json),
+        Command::Delete { key } => data::delete(dir, sp, key),
+        Command::Scan(a) => data::scan(dir, sp, a),
+        Command::Load(a) => load::load(dir, sp, a),
+        Command::Stats { json } => stats::stats(dir, *json),
+        Command::Flush => stats::flush(dir),
+        Command::Checkpoint { dest } => stats::checkpoint(dir, dest),
+        Command::Verify => verify::verify(dir),
+        Command::Dump(DumpCommand::Wal) => dump::wal(dir, sp),
+        Command::Dump(DumpCommand::Sst { file }) => dump::sst(file, sp),
+        Command::Dump(DumpCommand::Manifest) => dump::manifest(dir, sp),
+        Command::Bench(a) => bench::bench(dir, dir_explicit, a),
+        Command::CrashDemo(a) => crash_demo::crash_demo(dir, dir_explicit, a),
+        Command::Tour => tour::tour(dir, dir_explicit),
+        Command::CrashWriter(a) => crash_demo::writer(dir, a),
+    }
+}
+
 fn main() {
-    println!("kv: not built yet");
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                std::process::exit(0);
+            }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                let _ = e.print();
+                std::process::exit(2);
+            }
+            // One line naming the problem: clap's message up to its usage section, joined.
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("tip:")
+                        && !l.starts_with("For more information")
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let first = first.trim_start_matches("error: ");
+            eprintln!("kv: {first} (see `kv --help`)");
+            std::process::exit(2);
+        }
+    };
+    let dir_explicit = matches.value_source("dir") != Some(ValueSource::DefaultValue);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kv: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(f) = run(&cli, dir_explicit) {
+        eprintln!(
+            "{}",
+            match &f {
+                Failure::NotFound => "not found".to_string(),
+                other => format!("kv: {other}"),
+            }
+        );
+        std::process::exit(f.exit_code());
+    }
 }

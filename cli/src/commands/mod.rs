@@ -1,0 +1,10 @@
+//! One module per command group.
+
+pub mod bench;
+pub mod crash_demo;
+pub mod data;
+pub mod dump;
+pub mod load;
+pub mod stats;
+pub mod tour;
+pub mod verify;
