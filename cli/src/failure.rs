@@ -54,6 +54,9 @@ impl Failure {
             ),
             _ => false,
         };
+        if let E::TooLarge { .. } | E::InvalidOption { .. } = &e {
+            return Failure::Usage(e.to_string());
+        }
         let msg = match &e {
             E::Locked { path, .. } => format!(
                 "store {} is locked by another process (it is open elsewhere; close that first)",

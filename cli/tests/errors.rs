@@ -173,3 +173,27 @@ fn a_corrupt_store_names_the_file_and_suggests_verify() {
         r.stdout
     );
 }
+
+#[test]
+fn checkpoint_into_the_store_or_a_file_is_refused() {
+    let tmp = store_with(&[("a", "1"), ("b", "2")], true);
+    let dir = db(&tmp);
+    kv(&dir, &["put", "c", "3"]).expect(0);
+    let inside = dir.join("ck");
+    refused_in(
+        &dir,
+        &["checkpoint", inside.to_str().unwrap()],
+        b"",
+        2,
+        "inside the store",
+    );
+    let file = tmp.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    refused_in(
+        &dir,
+        &["checkpoint", file.to_str().unwrap()],
+        b"",
+        2,
+        "is a file",
+    );
+}

@@ -198,8 +198,9 @@ pub fn run_demo(dir: &Path, cycles: u32, policy: Policy, seed: Option<u64>) -> O
         .map_err(|e| Failure::storage(format!("cannot make a temporary directory: {e}")))?;
     let name = policy_name(policy);
     println!(
-        "crash demo: {cycles} cycle(s) in {}, fsync policy `{name}`, seed {seed}",
-        dir.display()
+        "crash demo: {cycles} cycle(s) in {}, fsync policy `{name}`, seed {seed}; checkpoints go to {} (removed at the end)",
+        dir.display(),
+        checkpoints.path().display()
     );
     println!(
         "{}",

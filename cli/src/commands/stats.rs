@@ -187,6 +187,16 @@ pub fn checkpoint(dir: &Path, dest: &Path) -> Outcome {
             dest.display()
         )));
     }
+    let inside = |d: &Path| std::path::absolute(d).ok();
+    if let (Some(d), Some(s)) = (inside(dest), inside(dir)) {
+        if d.starts_with(&s) {
+            return Err(Failure::usage(format!(
+                "checkpoint destination {} is inside the store {}",
+                dest.display(),
+                dir.display()
+            )));
+        }
+    }
     let db = store::open_existing(dir)?;
     db.checkpoint(dest).map_err(|e| Failure::from_db(dir, e))?;
     let (tables, _, _) = store::disk_usage(dest);
