@@ -12,6 +12,17 @@ pub enum Failure {
     Usage(String),
     /// Exit 3: the store could not do it (missing, locked, I/O, corrupt, unsound, data lost).
     Storage(String),
+    /// Exit 0, silently: the reader of our output went away (`kv scan | head`).
+    OutputClosed,
+}
+
+/// A failed write to stdout: a closed pipe ends the command quietly, anything else is an error.
+pub fn out_err(e: std::io::Error) -> Failure {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Failure::OutputClosed
+    } else {
+        Failure::storage(format!("cannot write to stdout: {e}"))
+    }
 }
 
 /// The CLI's result type.
@@ -21,6 +32,7 @@ impl Failure {
     /// The process exit code.
     pub fn exit_code(&self) -> i32 {
         match self {
+            Failure::OutputClosed => 0,
             Failure::NotFound => 1,
             Failure::Usage(_) => 2,
             Failure::Storage(_) => 3,
@@ -83,6 +95,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::NotFound => f.write_str("not found"),
+            Failure::OutputClosed => Ok(()),
             Failure::Usage(m) | Failure::Storage(m) => f.write_str(m),
         }
     }

@@ -79,14 +79,15 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(f) = run(&cli, dir_explicit) {
-        eprintln!(
-            "{}",
-            match &f {
-                Failure::NotFound => "not found".to_string(),
-                other => format!("kv: {other}"),
-            }
-        );
-        std::process::exit(f.exit_code());
+    match run(&cli, dir_explicit) {
+        Ok(()) | Err(Failure::OutputClosed) => {}
+        Err(Failure::NotFound) => {
+            eprintln!("not found");
+            std::process::exit(1);
+        }
+        Err(f) => {
+            eprintln!("kv: {f}");
+            std::process::exit(f.exit_code());
+        }
     }
 }

@@ -297,3 +297,34 @@ fn help_documents_exit_codes_and_commands() {
         "the child command stays hidden"
     );
 }
+
+#[test]
+fn a_closed_output_pipe_ends_scan_quietly() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let input: String = (0..20_000)
+        .map(|i| format!("key{i:06}\tvalue {i}\n"))
+        .collect();
+    kv_in(&dir, &["load", "-"], input.as_bytes()).expect(0);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kv"))
+        .arg("--dir")
+        .arg(&dir)
+        .arg("scan")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 10];
+    out.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"key000000\t");
+    drop(out); // like `kv scan | head -1`
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -11,9 +11,7 @@ use std::path::Path;
 
 type Pair = (Vec<u8>, Vec<u8>);
 
-fn out_err(e: std::io::Error) -> Failure {
-    Failure::storage(format!("cannot write to stdout: {e}"))
-}
+use crate::failure::out_err;
 
 /// `kv put KEY VALUE` (VALUE `-`: stdin).
 pub fn put(dir: &Path, sp: Spelling, key: &OsStr, value: &OsStr) -> Outcome {

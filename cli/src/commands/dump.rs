@@ -9,9 +9,7 @@ use common::{InternalIterator, InternalKey, ValueKind};
 use std::io::Write;
 use std::path::Path;
 
-fn out_err(e: std::io::Error) -> Failure {
-    Failure::storage(format!("cannot write to stdout: {e}"))
-}
+use crate::failure::out_err;
 
 fn kind(k: ValueKind) -> &'static str {
     match k {
