@@ -1,6 +1,6 @@
 //! The command line, as clap parses it. `kv --help` shows it all, exit codes included.
 
-use benches::Workload;
+use benches::{EngineKind, Workload};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -166,6 +166,13 @@ pub struct BenchArgs {
     /// Seed for keys and values.
     #[arg(long, default_value_t = 301)]
     pub seed: u64,
+    /// The engine to run it on (this build has: kvstore).
+    #[arg(long, default_value = "kvstore", value_parser = parse_engine)]
+    pub engine: EngineKind,
+}
+
+fn parse_engine(s: &str) -> Result<EngineKind, String> {
+    s.parse().map_err(|e: benches::Error| e.to_string())
 }
 
 fn parse_workload(s: &str) -> Result<Workload, String> {

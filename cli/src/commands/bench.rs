@@ -4,7 +4,7 @@
 use crate::args::BenchArgs;
 use crate::failure::{Failure, Outcome};
 use crate::{progress, store};
-use benches::{BenchConfig, EngineKind, EngineOptions};
+use benches::{BenchConfig, EngineOptions};
 use std::path::Path;
 
 /// `kv bench`.
@@ -21,7 +21,8 @@ pub fn bench(dir: &Path, dir_explicit: bool, a: &BenchArgs) -> Outcome {
     let (dir, _guard) = store::fresh_dir(dir, dir_explicit, "bench")?;
     let mut opts = EngineOptions::new(&dir);
     opts.sync_writes = cfg.workload.sync_writes();
-    let engine = EngineKind::KvStore
+    let engine = a
+        .engine
         .open(&opts)
         .map_err(|e| Failure::storage(e.to_string()))?;
     println!(
