@@ -282,6 +282,8 @@ async fn serve_raft(listener: TcpListener, raft: Raft) {
     let mut conns = JoinSet::new();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors or the like: do not spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -319,6 +321,8 @@ async fn serve_api(listener: TcpListener, raft: Raft, sm: KvStateMachine) {
     let mut conns = JoinSet::new();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors or the like: do not spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
