@@ -14,7 +14,7 @@ use args::{Cli, Command, DumpCommand};
 use bytes::Spelling;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
-use commands::{bench, crash_demo, data, dump, load, stats, tour, verify};
+use commands::{bench, crash_demo, data, dump, load, maintenance, stats, tour, verify};
 use failure::{Failure, Outcome};
 
 fn run(cli: &Cli, dir_explicit: bool) -> Outcome {
@@ -27,8 +27,8 @@ fn run(cli: &Cli, dir_explicit: bool) -> Outcome {
         Command::Scan(a) => data::scan(dir, sp, a),
         Command::Load(a) => load::load(dir, sp, a),
         Command::Stats { json } => stats::stats(dir, *json),
-        Command::Flush => stats::flush(dir),
-        Command::Checkpoint { dest } => stats::checkpoint(dir, dest),
+        Command::Flush => maintenance::flush(dir),
+        Command::Checkpoint { dest } => maintenance::checkpoint(dir, dest),
         Command::Verify => verify::verify(dir),
         Command::Dump(DumpCommand::Wal) => dump::wal(dir, sp),
         Command::Dump(DumpCommand::Sst { file }) => dump::sst(file, sp),

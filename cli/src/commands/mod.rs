@@ -5,6 +5,7 @@ pub mod crash_demo;
 pub mod data;
 pub mod dump;
 pub mod load;
+pub mod maintenance;
 pub mod stats;
 pub mod tour;
 pub mod verify;

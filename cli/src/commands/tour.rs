@@ -3,7 +3,7 @@
 
 use crate::args::{LoadArgs, Policy, ScanArgs};
 use crate::bytes::Spelling;
-use crate::commands::{crash_demo, data, load, stats, verify};
+use crate::commands::{crash_demo, data, load, maintenance, stats, verify};
 use crate::failure::{Failure, Outcome};
 use crate::store;
 use std::ffi::OsStr;
@@ -131,7 +131,7 @@ pub fn tour(dir: &Path, dir_explicit: bool) -> Outcome {
         "flush writes the memtable to a sorted, checksummed table file (an SSTable) at level 0;\nthe WAL behind it is then no longer needed.",
         "flush",
     );
-    stats::flush(dir)?;
+    maintenance::flush(dir)?;
 
     step(
         "stats: levels, memtable, WAL, cache, amplification (counters are this process's).",
