@@ -40,6 +40,7 @@ pub mod format;
 mod log_store;
 pub mod network;
 mod node;
+mod service;
 mod state_machine;
 mod types;
 pub mod wire;
@@ -48,7 +49,8 @@ pub use api::{ClusterStatus, MembershipChange};
 pub use client::ClusterClient;
 pub use error::{Error, Result};
 pub use log_store::WalLogStore;
-pub use node::{open_storage, status_of, Node, NodeConfig, RaftSettings};
+pub use node::{open_storage, Node, NodeConfig, RaftSettings};
+pub use service::status_of;
 pub use state_machine::{
     ApplyStats, KvStateMachine, LAST_APPLIED_KEY, MEMBERSHIP_KEY, RESERVED_PREFIX, SNAPSHOT_FILE,
 };
