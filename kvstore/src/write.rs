@@ -127,7 +127,13 @@ impl Engine {
             q = self.flush_cv.wait(q).unwrap_or_else(|p| p.into_inner());
         }
         self.check_poison()?;
-        let mark = self.wal.rotate().map_err(|e| self.poison(e.into()))?;
+        let mark = match self.wal.rotate() {
+            Ok(mark) => mark,
+            Err(e) => {
+                drop(q); // poison() takes the queue's lock to wake its waiters
+                return Err(self.poison(e.into()));
+            }
+        };
         let fresh = self.new_memtable();
         let old = std::mem::replace(&mut w.active, fresh.clone());
         let frozen = Arc::new(Frozen {
