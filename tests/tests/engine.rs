@@ -298,6 +298,8 @@ fn concurrent_writers_and_readers() {
         std::thread::spawn(move || {
             let mut last = 0;
             for _ in 0..50 {
+                let all: std::collections::BTreeMap<_, _> =
+                    db.iter().collect::<Result<_, _>>().unwrap();
                 // A batch's two keys appear together or not at all.
                 for t in 0..4 {
                     for i in (0..300).step_by(10) {
