@@ -66,7 +66,7 @@ fn wal_disk_use_stays_bounded() {
         db.put(format!("key{i:08}"), &value).unwrap();
         written += 111;
         i += 1;
-        if i % 20 == 0 {
+        if i.is_multiple_of(20) {
             let s = db.stats();
             max_segments = max_segments.max(s.wal_segments);
             max_bytes = max_bytes.max(s.wal_bytes);

@@ -61,7 +61,10 @@ fn check(fs: &MemFs, model: &Model, ctx: &str) {
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("{ctx}: scan failed: {e}"));
     assert_eq!(got.len(), model.len(), "{ctx}: key count");
-    assert!(got == *model, "{ctx}: contents differ from the acknowledged writes");
+    assert!(
+        got == *model,
+        "{ctx}: contents differ from the acknowledged writes"
+    );
     // It keeps working.
     db.put(b"after", b"crash").unwrap();
     db.flush().unwrap();
@@ -92,7 +95,10 @@ fn power_loss_during_a_flush_keeps_every_acknowledged_write() {
             check(&mem.crash(), &model, &ctx);
         }
     }
-    assert!(failed_flushes > 10, "the faults must hit flushes ({failed_flushes})");
+    assert!(
+        failed_flushes > 10,
+        "the faults must hit flushes ({failed_flushes})"
+    );
 }
 
 #[test]
@@ -152,5 +158,8 @@ fn power_loss_without_sync_under_batch_policy_keeps_a_prefix() {
         .iter()
         .rposition(|s| *s == got)
         .expect("the recovered state is no prefix of the writes");
-    assert!(k >= 451, "persist() made the first 451 writes durable, found {k}");
+    assert!(
+        k >= 451,
+        "persist() made the first 451 writes durable, found {k}"
+    );
 }
