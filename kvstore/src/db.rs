@@ -121,10 +121,7 @@ impl Db {
 
     /// A frozen view of the database as it is now; later writes do not show through it.
     pub fn snapshot(&self) -> Snapshot {
-        let engine = self.engine();
-        // Registered under the write lock so no flush or compaction decision can miss it.
-        let _w = lock(&engine.writer);
-        Snapshot::new(engine.clone(), engine.visible_seq())
+        Snapshot::new(self.engine().clone())
     }
 
     /// Makes every write acknowledged so far durable (an fsync of the WAL), whatever the

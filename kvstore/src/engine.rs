@@ -210,7 +210,17 @@ impl Engine {
         e
     }
 
-    /// Registers a snapshot at `seq`.
+    /// Registers a snapshot at the visible sequence number and returns it. Taken under the
+    /// snapshot list's lock, so whoever reads the oldest snapshot and then `visible_seq` (as
+    /// compaction will) cannot miss one being taken.
+    pub fn acquire_snapshot(&self) -> SeqNo {
+        let mut snaps = lock(&self.snapshots);
+        let seq = self.visible_seq();
+        *snaps.entry(seq).or_default() += 1;
+        seq
+    }
+
+    /// Registers one more snapshot at `seq` (a clone of a live one).
     pub fn register_snapshot(&self, seq: SeqNo) {
         *lock(&self.snapshots).entry(seq).or_default() += 1;
     }

@@ -15,8 +15,9 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub(crate) fn new(engine: Arc<Engine>, seq: SeqNo) -> Snapshot {
-        engine.register_snapshot(seq);
+    /// A snapshot at the engine's visible sequence number.
+    pub(crate) fn new(engine: Arc<Engine>) -> Snapshot {
+        let seq = engine.acquire_snapshot();
         Snapshot { engine, seq }
     }
 
@@ -48,7 +49,11 @@ impl Snapshot {
 
 impl Clone for Snapshot {
     fn clone(&self) -> Self {
-        Snapshot::new(self.engine.clone(), self.seq)
+        self.engine.register_snapshot(self.seq);
+        Snapshot {
+            engine: self.engine.clone(),
+            seq: self.seq,
+        }
     }
 }
 
