@@ -65,6 +65,7 @@ fn bench(c: &mut Criterion) {
             db.put(key(i), value(i)).unwrap();
         })
     });
+    g.throughput(Throughput::Elements(100));
     g.bench_function("batch_100x100b_fsync_always", |b| {
         b.iter_batched(
             || {
@@ -84,6 +85,7 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mem = filled(dir.path(), false);
     let mut n = 0u64;
+    g.throughput(Throughput::Elements(1));
     g.bench_function("get_memtable_hit", |b| {
         b.iter(|| {
             n = (n + 7) % KEYS;

@@ -82,6 +82,7 @@ pub(crate) struct Counters {
     pub flushes: AtomicU64,
     pub flush_bytes_written: AtomicU64,
     pub write_stalls: AtomicU64,
+    pub wal_delete_failures: AtomicU64,
 }
 
 impl Counters {

@@ -109,7 +109,11 @@ impl Engine {
                 version,
             });
         }
-        self.wal.delete_segments_before(job.mark)?;
+        // A failed delete costs only disk space: the next flush deletes these segments too
+        // (everything before its later mark), so it is counted, not fatal.
+        if self.wal.delete_segments_before(job.mark).is_err() {
+            Counters::add(&self.counters.wal_delete_failures, 1);
+        }
         Counters::add(&self.counters.flushes, 1);
         Counters::add(&self.counters.flush_bytes_written, size);
         Ok(())

@@ -52,6 +52,8 @@ pub struct Stats {
     pub flushes: u64,
     /// Times a writer had to wait for the flush thread (too many frozen memtables).
     pub write_stalls: u64,
+    /// WAL segment deletions that failed (retried by the next flush).
+    pub wal_delete_failures: u64,
     /// Table files deleted after they became obsolete.
     pub tables_deleted: u64,
     /// Snapshots alive now.
@@ -123,6 +125,7 @@ impl Stats {
             flush_bytes_written: get(&c.flush_bytes_written),
             flushes: get(&c.flushes),
             write_stalls: get(&c.write_stalls),
+            wal_delete_failures: get(&c.wal_delete_failures),
             tables_deleted,
             live_snapshots,
             oldest_snapshot: engine.oldest_snapshot(),
