@@ -361,3 +361,30 @@ fn the_async_face_works_on_a_tokio_runtime() {
     });
     assert_eq!(db.iter().count(), 8 * 49 + 1);
 }
+
+#[test]
+fn a_recovered_memtable_over_the_size_limit_is_flushed() {
+    let fs = MemFs::new();
+    let mut want = Vec::new();
+    {
+        let db = mem_db(&fs, 1 << 20);
+        for i in 0..1000 {
+            let (k, v) = (format!("k{i:04}").into_bytes(), vec![b'v'; 60]);
+            db.put(&k, &v).unwrap();
+            want.push((k, v));
+        }
+        assert_eq!(db.stats().flushes, 0);
+    }
+    // Reopen with a memtable far smaller than what the WAL holds.
+    let db = mem_db(&fs, 4096);
+    assert_eq!(scan(&db), want);
+    db.flush().unwrap();
+    let s = db.stats();
+    assert!(s.flushes >= 1 && s.levels[0].files >= 1, "{s:?}");
+    assert!(s.wal_segments <= 2, "{s:?}");
+    assert_eq!(scan(&db), want);
+    drop(db);
+    let db = mem_db(&fs, 4096);
+    assert_eq!(scan(&db), want);
+    assert_eq!(db.stats().visible_sequence, 1000);
+}
