@@ -100,6 +100,15 @@ pub fn table(dir: &Path, s: &Stats) -> String {
         ),
     );
     line("write stalls", s.write_stalls.to_string());
+    if s.wal_delete_failures > 0 {
+        line(
+            "wal deletes",
+            format!(
+                "{} failed (retried by the next flush)",
+                s.wal_delete_failures
+            ),
+        );
+    }
     line(
         "this process",
         format!(
@@ -130,6 +139,7 @@ pub fn to_json(dir: &Path, s: &Stats) -> serde_json::Value {
         "write_amplification": s.write_amplification(),
         "space_amplification": space_amplification(s),
         "write_stalls": s.write_stalls,
+        "wal_delete_failures": s.wal_delete_failures,
         "puts": s.puts,
         "deletes": s.deletes,
         "gets": s.gets,
