@@ -198,3 +198,13 @@ pub(crate) async fn blocking<T: Send + 'static>(
         },
     }
 }
+
+// `Db` is shared between threads; snapshots and iterators may move to other threads.
+const _: () = {
+    const fn shareable<T: Send + Sync + Clone>() {}
+    const fn sendable<T: Send>() {}
+    shareable::<Db>();
+    sendable::<crate::Snapshot>();
+    sendable::<DbIter>();
+    sendable::<WriteBatch>();
+};
