@@ -13,7 +13,7 @@
 //! wal.close().unwrap();
 //! ```
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Wait};
 use crate::error::Result;
 use crate::handle::Handle;
 use crate::reader::ReaderCore;
@@ -75,8 +75,8 @@ impl Wal {
     /// returns at once.
     pub fn wait_durable(&self, pos: Position) -> Result<()> {
         match self.engine().durable_target(pos)? {
-            Some(p) => self.engine().wait_durable_until(p),
-            None => Ok(()),
+            Wait::Durable(p) => self.engine().wait_durable_until(p),
+            Wait::Written(p) => self.engine().wait_written(p),
         }
     }
 

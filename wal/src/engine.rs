@@ -6,6 +6,9 @@
 //! watermark). Appends take only `state`, briefly: encode into the buffer, maybe write the
 //! buffer. No fsync ever runs under `state`, except in the rare `truncate_after`.
 //!
+//! Hand-off to the OS: `wstate.written` is the exclusive end of the bytes written to the file;
+//! under `Os` and `Batch` an append waits for it (a group write, see `group_write.rs`).
+//!
 //! Durability: `sync.durable` is the exclusive end of the bytes known to be on stable storage;
 //! a record at `p` is durable once `durable > p`. The background thread (see `sync_thread.rs`)
 //! raises it: on request (group commit: every waiter that arrives while an fsync runs is served
@@ -13,6 +16,7 @@
 
 use crate::config::{FsyncPolicy, WalConfig};
 use crate::error::{Error, Result};
+use crate::group_write::WriteState;
 use crate::recovery::{recover, RecoveryInfo, SkippedRange};
 use crate::segment::LOCK_FILE;
 use crate::writer::ActiveSegment;
@@ -59,12 +63,22 @@ pub(crate) struct SyncState {
     pub requested: bool,
     pub kicked: bool,
     pub shutdown: bool,
+    /// The sync thread sleeps with no timer: a new buffered append must wake it.
+    pub idle: bool,
     /// Waiters that need the next round (arrived after the current one captured its target).
     pub pending: usize,
     /// How many waiters the last round served, and how long its fsync took: the sync thread
     /// gives that crowd a moment (a fraction of an fsync) to come back before the next round.
     pub last_covered: usize,
     pub last_fsync: Duration,
+}
+
+/// What `wait_durable(pos)` waits for under the policy.
+pub(crate) enum Wait {
+    /// An fdatasync covering `pos` (`Always`).
+    Durable(Position),
+    /// A write to the file covering `pos` (`Os`, `Batch`; the `Batch` timer does the rest).
+    Written(Position),
 }
 
 pub(crate) struct Engine {
@@ -80,6 +94,14 @@ pub(crate) struct Engine {
     pub durable_cv: Condvar,
     /// Wakes async durability waiters (value: the durable watermark).
     pub durable_tx: watch::Sender<Position>,
+    /// The `written` watermark and the group write's leader flag.
+    pub wstate: Mutex<WriteState>,
+    /// Wakes blocking followers of a group write.
+    pub written_cv: Condvar,
+    /// Wakes async followers of a group write (value: a round counter).
+    pub written_tx: watch::Sender<u64>,
+    /// Signalled (with `state`) when a rotation's seal ends.
+    pub seal_cv: Condvar,
     pub poison: OnceLock<String>,
     pub closed: AtomicBool,
     pub admin: Mutex<()>,
@@ -137,7 +159,15 @@ impl Engine {
                 last_fsync: Duration::ZERO,
                 kicked: false,
                 shutdown: false,
+                idle: false,
             }),
+            wstate: Mutex::new(WriteState {
+                written: start,
+                leader: false,
+            }),
+            written_cv: Condvar::new(),
+            written_tx: watch::channel(0).0,
+            seal_cv: Condvar::new(),
             sync_cv: Condvar::new(),
             durable_cv: Condvar::new(),
             durable_tx,
@@ -174,6 +204,9 @@ impl Engine {
         drop(lock(&self.sync));
         self.durable_cv.notify_all();
         self.durable_tx.send_modify(|_| {});
+        drop(lock(&self.wstate));
+        self.written_cv.notify_all();
+        self.written_tx.send_modify(|_| {});
         Error::Poisoned {
             cause: self.poison.get().cloned().unwrap_or_default(),
         }
@@ -194,6 +227,7 @@ impl Engine {
             }
         }
         let mut kick = false;
+        let mut wake_idle = false;
         {
             let mut guard = lock(&self.state);
             self.check_writable()?;
@@ -204,7 +238,7 @@ impl Engine {
                 let now = Instant::now();
                 if st.unflushed_since.is_none() {
                     st.unflushed_since = Some(now);
-                    kick = true;
+                    wake_idle = true;
                 }
                 if st.unsynced_since.is_none() {
                     st.unsynced_since = Some(now);
@@ -230,6 +264,15 @@ impl Engine {
         }
         if kick {
             self.kick();
+        } else if wake_idle {
+            // The sync thread's flush timer hands buffered bytes nobody waits for (from
+            // `append_no_wait`) to the OS; a thread already on a timer sees them when it wakes.
+            let mut s = lock(&self.sync);
+            if s.idle {
+                s.kicked = true;
+                drop(s);
+                self.sync_cv.notify_one();
+            }
         }
         Ok(())
     }
@@ -240,11 +283,6 @@ impl Engine {
         s.kicked = true;
         drop(s);
         self.sync_cv.notify_one();
-    }
-
-    /// Whether `pos` needs to wait for an fsync under the policy.
-    fn waits_for_fsync(&self) -> bool {
-        self.config.fsync_policy == FsyncPolicy::Always
     }
 
     /// Registers a wait for `durable > p`: `Ok(true)` if already satisfied.
@@ -315,14 +353,17 @@ impl Engine {
         }
     }
 
-    /// The wait `wait_durable(pos)` does under the policy: `Some(p)` to wait for, `None` if none.
-    pub fn durable_target(&self, pos: Position) -> Result<Option<Position>> {
+    /// The wait `wait_durable(pos)` does under the policy.
+    pub fn durable_target(&self, pos: Position) -> Result<Wait> {
         if let Some(cause) = self.poison.get() {
             return Err(Error::Poisoned {
                 cause: cause.clone(),
             });
         }
-        Ok(self.waits_for_fsync().then_some(pos))
+        Ok(match self.config.fsync_policy {
+            FsyncPolicy::Always => Wait::Durable(pos),
+            FsyncPolicy::Batch(_) | FsyncPolicy::Os => Wait::Written(pos),
+        })
     }
 
     /// The target of `sync()`: everything appended so far.
@@ -361,6 +402,8 @@ impl Engine {
         }
         let d = s.durable;
         drop(s);
+        // Durable bytes are written bytes.
+        self.mark_written(Some(d), false);
         self.durable_cv.notify_all();
         self.durable_tx.send_if_modified(|v| {
             let changed = *v != d;

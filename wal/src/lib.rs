@@ -51,6 +51,7 @@ mod engine;
 mod error;
 pub mod format;
 mod frames;
+mod group_write;
 mod handle;
 mod maintenance;
 mod position;

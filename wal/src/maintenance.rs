@@ -68,6 +68,7 @@ impl Engine {
             old.flush_and_sync()
         })();
         lock(&self.state).sealing = false;
+        self.seal_cv.notify_all();
         sealed.map_err(|e| self.poison("sealing a segment (fdatasync) failed", e))?;
         self.mark_durable(Position::new(new_id, 0));
         Ok(Position::new(new_id, SEGMENT_HEADER_LEN))
@@ -164,6 +165,7 @@ impl Engine {
         }
         self.durable_tx.send_replace(new_end);
         self.durable_cv.notify_all();
+        self.reset_written(new_end);
         Ok(())
     }
 

@@ -69,6 +69,7 @@ impl Engine {
                     return;
                 }
                 if !(rotate || sync_due || flush_due || s.requested || s.kicked) {
+                    s.idle = deadline.is_none();
                     s = match deadline {
                         Some(t) => {
                             let wait = t.saturating_duration_since(Instant::now());
@@ -80,6 +81,7 @@ impl Engine {
                         None => self.sync_cv.wait(s).unwrap_or_else(|e| e.into_inner()),
                     };
                 }
+                s.idle = false;
                 if s.shutdown {
                     return;
                 }

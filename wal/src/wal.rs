@@ -3,7 +3,7 @@
 //! watch channel fed by the background sync thread; file reads, rotation, truncation,
 //! deletion and close run under `spawn_blocking`. No runtime thread ever waits on an fsync.
 
-use crate::engine::{lock, Engine};
+use crate::engine::{lock, Engine, Wait};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
 use crate::reader::{log_end, ReaderCore, Step};
@@ -73,8 +73,8 @@ impl Wal {
     /// returns at once.
     pub async fn wait_durable(&self, pos: Position) -> Result<()> {
         match self.engine().durable_target(pos)? {
-            Some(p) => self.engine().wait_durable_until_async(p).await,
-            None => Ok(()),
+            Wait::Durable(p) => self.engine().wait_durable_until_async(p).await,
+            Wait::Written(p) => self.engine().wait_written_async(p).await,
         }
     }
 

@@ -1,0 +1,153 @@
+//! The hand-off to the operating system under `Os` and `Batch`: a group write.
+//!
+//! `append` encodes into the active segment's buffer (no system call); before it returns under
+//! `Os` or `Batch`, the bytes must have been handed to the OS (a `write` to the segment file),
+//! so a process crash (SIGKILL, a panic that aborts) loses no acknowledged append. One waiter at
+//! a time is the *leader*: it writes the whole buffer, which holds its own bytes and those of
+//! every appender that encoded before it took the state lock, and raises the `written`
+//! watermark. The others (*followers*) wait for that round; a follower the round did not cover
+//! becomes the next leader. Many concurrent appenders thus share one `write` system call.
+//!
+//! The `written` watermark is the exclusive end of the bytes known to be in the file; a record
+//! at `p` is written once `written > p`. A round never runs while a rotation is sealing the
+//! previous segment (the new segment's bytes must stay in the buffer until then), so the leader
+//! waits for the seal. Lock order: `wstate` is never held while taking `state`.
+
+use crate::engine::{lock, Engine};
+use crate::error::{Error, Result};
+use crate::Position;
+
+/// The `written` watermark and who is writing.
+pub(crate) struct WriteState {
+    /// Every record before this position has been handed to the OS.
+    pub written: Position,
+    /// A leader is writing the buffer.
+    pub leader: bool,
+}
+
+/// How a leader's round ended.
+enum Round {
+    /// The whole buffer was written; the log's end.
+    Wrote(Position),
+    /// The log is closed: nothing is left to write.
+    Closed,
+}
+
+impl Engine {
+    fn poisoned(&self) -> Result<()> {
+        match self.poison.get() {
+            Some(cause) => Err(Error::Poisoned {
+                cause: cause.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the active segment's buffer (waiting out a seal) and returns the log's end.
+    fn write_round(&self) -> Result<Round> {
+        let mut st = lock(&self.state);
+        while st.sealing && self.poison.get().is_none() {
+            st = self.seal_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        self.poisoned()?;
+        let Some(active) = st.active.as_mut() else {
+            return Ok(Round::Closed);
+        };
+        if let Err(e) = active.flush() {
+            return Err(self.poison("write to the active segment failed", e));
+        }
+        let end = active.end_position();
+        st.unflushed_since = None;
+        Ok(Round::Wrote(end))
+    }
+
+    /// Raises `written` to `p` (never lowers it) and wakes the waiters of both faces.
+    pub(crate) fn mark_written(&self, p: Option<Position>, end_round: bool) {
+        let mut w = lock(&self.wstate);
+        if let Some(p) = p {
+            if p > w.written {
+                w.written = p;
+            }
+        }
+        if end_round {
+            w.leader = false;
+        }
+        drop(w);
+        self.written_cv.notify_all();
+        self.written_tx.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Sets `written` to `p` exactly (after `truncate_after` reused the positions past `p`).
+    pub(crate) fn reset_written(&self, p: Position) {
+        lock(&self.wstate).written = p;
+        self.written_cv.notify_all();
+        self.written_tx.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The leader's part: one round, then the verdict for `p`.
+    fn lead(&self, p: Position) -> Result<()> {
+        let round = self.write_round();
+        let end = match &round {
+            Ok(Round::Wrote(end)) => Some(*end),
+            _ => None,
+        };
+        self.mark_written(end, true);
+        match round? {
+            // The whole log is written now: `p` is covered, or it is no longer in the log
+            // (a `truncate_after` dropped it), and there is nothing left to wait for.
+            Round::Wrote(_) => Ok(()),
+            Round::Closed => {
+                if lock(&self.wstate).written > p {
+                    Ok(())
+                } else {
+                    self.poisoned()?;
+                    Err(Error::Closed)
+                }
+            }
+        }
+    }
+
+    /// Blocks until the record at `p` has been handed to the OS (`written > p`), writing the
+    /// buffer itself if no other waiter is.
+    pub fn wait_written(&self, p: Position) -> Result<()> {
+        let mut w = lock(&self.wstate);
+        loop {
+            if w.written > p {
+                return Ok(());
+            }
+            self.poisoned()?;
+            if !w.leader {
+                break;
+            }
+            w = self.written_cv.wait(w).unwrap_or_else(|e| e.into_inner());
+        }
+        w.leader = true;
+        drop(w);
+        self.lead(p)
+    }
+
+    /// [`wait_written`](Engine::wait_written) for the async face: a follower awaits the
+    /// leader's round without blocking its runtime thread; a leader writes on the caller's
+    /// task (one `write` system call, never an fsync).
+    pub async fn wait_written_async(&self, p: Position) -> Result<()> {
+        loop {
+            let mut rx = {
+                let mut w = lock(&self.wstate);
+                if w.written > p {
+                    return Ok(());
+                }
+                self.poisoned()?;
+                if !w.leader {
+                    w.leader = true;
+                    drop(w);
+                    return self.lead(p);
+                }
+                // Subscribed under the lock: the leader's end of round is seen as a change.
+                self.written_tx.subscribe()
+            };
+            if rx.changed().await.is_err() {
+                return Err(Error::Closed);
+            }
+        }
+    }
+}
