@@ -23,12 +23,17 @@ pub struct Db {
 struct Handle {
     engine: Arc<Engine>,
     flusher: Mutex<Option<JoinHandle<()>>>,
+    compactors: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
         self.engine.shutdown();
+        self.engine.shutdown_compaction();
         if let Some(t) = lock(&self.flusher).take() {
+            let _ = t.join();
+        }
+        for t in lock(&self.compactors).drain(..) {
             let _ = t.join();
         }
         // A clean close leaves every acknowledged write durable whatever the fsync policy.
@@ -55,19 +60,29 @@ impl Db {
         crate::recovery::open(options)
     }
 
-    /// Starts the flush thread of a recovered engine.
+    /// Starts the flush thread and the compaction threads of a recovered engine.
     pub(crate) fn start(engine: Arc<Engine>) -> Result<Db> {
+        engine.refresh_pressure();
         let worker = engine.clone();
         let thread = std::thread::Builder::new()
             .name("kvstore-flush".into())
             .spawn(move || worker.flush_loop())
             .map_err(|e| Error::io(&engine.dir, e))?;
-        Ok(Db {
-            handle: Arc::new(Handle {
-                engine,
-                flusher: Mutex::new(Some(thread)),
-            }),
-        })
+        // From here on the handle stops and joins whatever was started, even on an error.
+        let handle = Arc::new(Handle {
+            engine: engine.clone(),
+            flusher: Mutex::new(Some(thread)),
+            compactors: Mutex::new(Vec::new()),
+        });
+        for i in 0..engine.opts.compaction_threads {
+            let worker = engine.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("kvstore-compact-{i}"))
+                .spawn(move || worker.compaction_loop())
+                .map_err(|e| Error::io(&engine.dir, e))?;
+            lock(&handle.compactors).push(thread);
+        }
+        Ok(Db { handle })
     }
 
     pub(crate) fn engine(&self) -> &Arc<Engine> {
@@ -93,8 +108,7 @@ impl Db {
 
     /// The value of `key`, if any.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        let engine = self.engine();
-        engine.get_at(key.as_ref(), engine.visible_seq())
+        self.engine().get_latest(key.as_ref())
     }
 
     /// A new, empty write batch; [`WriteBatch::commit`] applies it atomically.
@@ -104,14 +118,12 @@ impl Db {
 
     /// The pairs whose keys lie in `range`, in key order; `.rev()` for descending.
     pub fn range(&self, range: impl KeyRange) -> DbIter {
-        let engine = self.engine();
-        engine.iter_at(engine.visible_seq(), range.into_bounds())
+        self.engine().iter_latest(range.into_bounds())
     }
 
     /// The pairs whose keys start with `prefix`, in key order; `.rev()` for descending.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
-        let engine = self.engine();
-        engine.iter_at(engine.visible_seq(), prefix_range(prefix.as_ref()))
+        self.engine().iter_latest(prefix_range(prefix.as_ref()))
     }
 
     /// Every pair, in key order.
@@ -136,6 +148,24 @@ impl Db {
     /// frozen before it) is flushed. Afterwards the WAL holds nothing older.
     pub fn flush(&self) -> Result<()> {
         self.engine().flush_and_wait()
+    }
+
+    /// Flushes the memtable, then compacts the whole database down the levels on the calling
+    /// thread (waiting for background tasks that hold tables it needs): afterwards each key
+    /// has only the versions live snapshots need, and tombstones that hide nothing are gone.
+    pub fn compact(&self) -> Result<()> {
+        self.engine().compact_range(None, None)
+    }
+
+    /// [`Db::compact`] limited to the tables meeting `range` (its bounds taken inclusively).
+    pub fn compact_range(&self, range: impl KeyRange) -> Result<()> {
+        let (lo, hi) = range.into_bounds();
+        let key = |b: &std::ops::Bound<Vec<u8>>| match b {
+            std::ops::Bound::Included(k) | std::ops::Bound::Excluded(k) => Some(k.clone()),
+            std::ops::Bound::Unbounded => None,
+        };
+        let (lo, hi) = (key(&lo), key(&hi));
+        self.engine().compact_range(lo.as_deref(), hi.as_deref())
     }
 
     /// Writes a consistent, openable copy of the database to `dest` (which must be absent or

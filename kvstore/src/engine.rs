@@ -3,20 +3,22 @@
 //! `read.rs`, recovery in `recovery.rs`.
 //!
 //! Locks, always taken in this order (never the reverse), each held briefly:
-//! `writer` -> `flush` -> `read_state`, and `versions` -> `read_state`.
+//! `writer` -> `flush` -> `read_state`, and `compact` -> `versions` -> `read_state`.
 //! Writers wait on `flush_cv` (holding `writer`) only for backpressure; the flush thread never
-//! takes `writer`, so it always makes progress.
+//! takes `writer`, so it always makes progress. Writers stopped by compaction debt wait on
+//! `compact_cv` holding nothing else (`flow.rs`); compaction never takes `writer` or `flush`.
 
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::version::Version;
 use crate::version_set::VersionSet;
 use common::{DirLock, FileSystem, SeqNo};
+use compaction::{BusySet, CompactionOptions};
 use memtable::MemTable;
 use sstable::BlockCache;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 /// What the write lock guards: the next sequence number and the memtable writes go to.
@@ -83,6 +85,30 @@ pub(crate) struct Counters {
     pub flush_bytes_written: AtomicU64,
     pub write_stalls: AtomicU64,
     pub wal_delete_failures: AtomicU64,
+    pub compactions: AtomicU64,
+    pub trivial_moves: AtomicU64,
+    pub compaction_bytes_read: AtomicU64,
+    pub compaction_bytes_written: AtomicU64,
+    pub compaction_failures: AtomicU64,
+    pub stops: AtomicU64,
+    pub stop_micros: AtomicU64,
+    pub slowdowns: AtomicU64,
+    pub slowdown_micros: AtomicU64,
+}
+
+/// What the compaction lock guards: the running tasks and the background threads' state.
+#[derive(Debug, Default)]
+pub(crate) struct CompactState {
+    /// The tables and output ranges of running tasks (background and manual).
+    pub busy: BusySet,
+    /// The last handle is gone: background threads stop (running jobs are cancelled).
+    pub shutdown: bool,
+    /// After a failure, background threads pick nothing before this moment.
+    pub retry_at: Option<std::time::Instant>,
+    /// Failures since the last success (the backoff doubles with each).
+    pub failures: u32,
+    /// The last failure, for stats.
+    pub last_error: Option<String>,
 }
 
 impl Counters {
@@ -110,6 +136,16 @@ pub(crate) struct Engine {
     poison: Mutex<Option<String>>,
     pub cache: Option<Arc<BlockCache>>,
     pub counters: Counters,
+    /// The compaction options in force (`Options::effective_compaction`).
+    pub copts: CompactionOptions,
+    pub compact: Mutex<CompactState>,
+    /// Signalled after every flush and every compaction (and at shutdown or poison): wakes
+    /// background threads, manual compactions waiting on busy tables, stopped writers.
+    pub compact_cv: Condvar,
+    /// Set at shutdown: running merge jobs stop early and remove their outputs.
+    pub compact_cancel: AtomicBool,
+    /// The write pressure of the current version, encoded by `flow.rs`.
+    pub pressure: AtomicU64,
     pub next_memtable_id: AtomicU64,
     pub _lock: DirLock,
 }
@@ -142,7 +178,13 @@ impl Engine {
         next_memtable_id: u64,
     ) -> Engine {
         let version = versions.current();
+        let copts = opts.effective_compaction();
         Engine {
+            copts,
+            compact: Mutex::new(CompactState::default()),
+            compact_cv: Condvar::new(),
+            compact_cancel: AtomicBool::new(false),
+            pressure: AtomicU64::new(0),
             dir: opts.path.clone(),
             fs: opts.fs.clone(),
             opts,
@@ -206,8 +248,12 @@ impl Engine {
                 *p = Some(e.to_string());
             }
         }
-        let _q = lock(&self.flush);
-        self.flush_cv.notify_all();
+        {
+            let _q = lock(&self.flush);
+            self.flush_cv.notify_all();
+        }
+        let _c = lock(&self.compact);
+        self.compact_cv.notify_all();
         e
     }
 

@@ -94,6 +94,9 @@ pub enum Error {
         /// The destination directory.
         path: PathBuf,
     },
+    /// A compaction could not be decided or run (its error names the table where it knows it).
+    #[error("compaction: {0}")]
+    Compaction(#[from] compaction::Error),
     /// The database was closed (its last handle dropped) while this operation waited.
     #[error("database is closed")]
     Closed,

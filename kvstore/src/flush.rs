@@ -73,10 +73,16 @@ impl Engine {
                 self.poison(e);
                 return;
             }
-            let mut q = lock(&self.flush);
-            q.pending.pop_front();
-            q.flushed_total += 1;
-            self.flush_cv.notify_all();
+            {
+                let mut q = lock(&self.flush);
+                q.pending.pop_front();
+                q.flushed_total += 1;
+                self.flush_cv.notify_all();
+            }
+            // A new level-0 table: recompute the write pressure, wake the compaction threads.
+            self.refresh_pressure();
+            let _c = lock(&self.compact);
+            self.compact_cv.notify_all();
         }
     }
 

@@ -44,10 +44,13 @@
 
 mod batch;
 mod checkpoint;
+mod compact;
+mod compact_thread;
 mod db;
 mod engine;
 mod error;
 pub mod filename;
+mod flow;
 mod flush;
 pub mod format;
 pub mod manifest;
@@ -64,7 +67,7 @@ mod write;
 pub use batch::WriteBatch;
 pub use db::Db;
 pub use error::{Error, Result};
-pub use options::{DbBuilder, FsyncPolicy, Options};
+pub use options::{CompactionOptions, DbBuilder, FsyncPolicy, Options};
 pub use read::{DbIter, KeyRange};
 pub use snapshot::Snapshot;
 pub use sstable::TableOptions;

@@ -3,6 +3,7 @@
 use crate::db::Db;
 use crate::error::{Error, Result};
 use common::{FileSystem, RealFs};
+pub use compaction::CompactionOptions;
 use sstable::TableOptions;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,15 @@ pub struct Options {
     pub max_manifest_bytes: u64,
     /// How tables are written (block size, compression, bloom bits).
     pub table: TableOptions,
+    /// Background compaction threads. Default: 1; allowed 0 ..= 16. With 0 nothing compacts
+    /// unless asked (`Db::compact`, `Db::compact_range`) and write flow control is off (no
+    /// thread would ever lift a stop).
+    pub compaction_threads: usize,
+    /// Leveled compaction and write flow control (see [`CompactionOptions`]). Default: its
+    /// defaults, except `level1_size_bytes_target`, which follows the advice of the
+    /// compaction crate (memtable size x `level0_file_trigger`) when left at its default.
+    /// `max_levels` may not exceed the manifest's 7 levels.
+    pub compaction: CompactionOptions,
     /// The file system every file goes through. Default: the real one.
     pub fs: Arc<dyn FileSystem>,
 }
@@ -57,6 +67,8 @@ impl fmt::Debug for Options {
             .field("max_value_bytes", &self.max_value_bytes)
             .field("max_manifest_bytes", &self.max_manifest_bytes)
             .field("table", &self.table)
+            .field("compaction_threads", &self.compaction_threads)
+            .field("compaction", &self.compaction)
             .finish_non_exhaustive()
     }
 }
@@ -75,8 +87,22 @@ impl Options {
             max_value_bytes: 16 << 20,
             max_manifest_bytes: 4 << 20,
             table: TableOptions::default(),
+            compaction_threads: 1,
+            compaction: CompactionOptions::default(),
             fs: RealFs::shared(),
         }
+    }
+
+    /// The compaction options the engine runs with: `compaction`, with
+    /// `level1_size_bytes_target` = memtable size x `level0_file_trigger` if it was left at
+    /// the crate's default.
+    pub fn effective_compaction(&self) -> CompactionOptions {
+        let mut c = self.compaction.clone();
+        if c.level1_size_bytes_target == CompactionOptions::default().level1_size_bytes_target {
+            c.level1_size_bytes_target =
+                (self.memtable_size_bytes as u64).saturating_mul(c.level0_file_trigger as u64);
+        }
+        c
     }
 
     /// Checks every value; the first one out of range is the error.
@@ -124,6 +150,25 @@ impl Options {
         }
         if self.table.block_size_bytes == 0 {
             return bad("table.block_size_bytes", "must be positive".into());
+        }
+        if self.compaction_threads > 16 {
+            return bad(
+                "compaction_threads",
+                format!("{} is outside 0 ..= 16", self.compaction_threads),
+            );
+        }
+        if self.compaction.max_levels > crate::format::NUM_LEVELS {
+            return bad(
+                "compaction.max_levels",
+                format!(
+                    "{} exceeds the manifest's {} levels",
+                    self.compaction.max_levels,
+                    crate::format::NUM_LEVELS
+                ),
+            );
+        }
+        if let Err(e) = self.effective_compaction().validate() {
+            return bad("compaction", e.to_string());
         }
         Ok(())
     }
@@ -189,6 +234,16 @@ impl DbBuilder {
         self.options.table = table;
         self
     }
+    /// See [`Options::compaction_threads`].
+    pub fn compaction_threads(mut self, n: usize) -> Self {
+        self.options.compaction_threads = n;
+        self
+    }
+    /// See [`Options::compaction`].
+    pub fn compaction_options(mut self, options: CompactionOptions) -> Self {
+        self.options.compaction = options;
+        self
+    }
     /// See [`Options::fs`].
     pub fn fs(mut self, fs: Arc<dyn FileSystem>) -> Self {
         self.options.fs = fs;
@@ -238,6 +293,24 @@ mod tests {
             (
                 DbBuilder::new("/db").max_manifest_bytes(10),
                 "max_manifest_bytes",
+            ),
+            (
+                DbBuilder::new("/db").compaction_threads(17),
+                "compaction_threads",
+            ),
+            (
+                DbBuilder::new("/db").compaction_options(CompactionOptions {
+                    max_levels: 8,
+                    ..CompactionOptions::default()
+                }),
+                "compaction.max_levels",
+            ),
+            (
+                DbBuilder::new("/db").compaction_options(CompactionOptions {
+                    level0_stop_files: 2,
+                    ..CompactionOptions::default()
+                }),
+                "compaction",
             ),
         ];
         for (b, name) in cases {

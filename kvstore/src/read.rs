@@ -135,12 +135,24 @@ impl Engine {
         Ok(f.table.get().expect("just set").clone())
     }
 
-    /// The value of `key` at snapshot `seq`.
+    /// The value of `key` at snapshot `seq` (a registered snapshot's).
     pub fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
+        self.get_in(&self.read_state(), key, seq)
+    }
+
+    /// The value of `key` now. The read state is taken before the sequence number: a read
+    /// state installed by a compaction then comes with a sequence number the compaction kept
+    /// the versions for (see `compact.rs`).
+    pub fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let rs = self.read_state();
+        let seq = self.visible_seq();
+        self.get_in(&rs, key, seq)
+    }
+
+    fn get_in(&self, rs: &ReadState, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
         self.counters
             .gets
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let rs = self.read_state();
         for mem in rs.memtables() {
             match mem.get(key, seq) {
                 Lookup::Found(v) => return Ok(Some(v)),
@@ -161,14 +173,32 @@ impl Engine {
         Ok(None)
     }
 
-    /// An iterator over `lower..upper` at snapshot `seq`. A table that fails to open makes
-    /// the iterator yield that error (naming the file) and nothing else.
+    /// An iterator over `lower..upper` at snapshot `seq` (a registered snapshot's). A table
+    /// that fails to open makes the iterator yield that error (naming the file) and nothing
+    /// else.
     pub fn iter_at(
         self: &Arc<Self>,
         seq: SeqNo,
         bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
     ) -> DbIter {
-        match self.try_iter_at(seq, bounds) {
+        self.iter_in(self.read_state(), seq, bounds)
+    }
+
+    /// An iterator over `lower..upper` now; the read state is taken before the sequence
+    /// number, as in [`Engine::get_latest`].
+    pub fn iter_latest(self: &Arc<Self>, bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>)) -> DbIter {
+        let rs = self.read_state();
+        let seq = self.visible_seq();
+        self.iter_in(rs, seq, bounds)
+    }
+
+    fn iter_in(
+        self: &Arc<Self>,
+        rs: Arc<ReadState>,
+        seq: SeqNo,
+        bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+    ) -> DbIter {
+        match self.try_iter_at(rs, seq, bounds) {
             Ok(it) => it,
             Err(e) => DbIter {
                 inner: None,
@@ -181,10 +211,10 @@ impl Engine {
 
     fn try_iter_at(
         self: &Arc<Self>,
+        rs: Arc<ReadState>,
         seq: SeqNo,
         (lower, upper): (Bound<Vec<u8>>, Bound<Vec<u8>>),
     ) -> Result<DbIter> {
-        let rs = self.read_state();
         let mut sources: Vec<Source> = Vec::new();
         for mem in rs.memtables() {
             sources.push(Box::new(MapErr::new(

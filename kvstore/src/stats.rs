@@ -50,7 +50,8 @@ pub struct Stats {
     pub flush_bytes_written: u64,
     /// Flushes completed.
     pub flushes: u64,
-    /// Times a writer had to wait for the flush thread (too many frozen memtables).
+    /// Times a writer had to wait for the flush thread (too many frozen memtables); stops for
+    /// compaction are counted in `stops`.
     pub write_stalls: u64,
     /// WAL segment deletions that failed (retried by the next flush).
     pub wal_delete_failures: u64,
@@ -60,16 +61,70 @@ pub struct Stats {
     pub live_snapshots: usize,
     /// The sequence number of the oldest live snapshot (what compaction must preserve).
     pub oldest_snapshot: Option<u64>,
+    /// Compactions that merged tables (trivial moves not counted).
+    pub compactions: u64,
+    /// Tables moved to a deeper level by a manifest edit alone.
+    pub trivial_moves: u64,
+    /// Table bytes compactions read.
+    pub compaction_bytes_read: u64,
+    /// Table bytes compactions wrote.
+    pub compaction_bytes_written: u64,
+    /// Compactions that failed (each retried after a backoff; see `compact_thread.rs`).
+    pub compaction_failures: u64,
+    /// The last compaction failure's message.
+    pub last_compaction_error: Option<String>,
+    /// Compactions running now.
+    pub running_compactions: usize,
+    /// The estimated bytes compaction must still rewrite (the compaction crate's
+    /// `compaction_debt`); writes slow down and stop on it.
+    pub pending_compaction_bytes: u64,
+    /// Times a writer was stopped until compaction caught up.
+    pub stops: u64,
+    /// Total time writers spent stopped, in microseconds.
+    pub stop_micros: u64,
+    /// Writes delayed because compaction fell behind.
+    pub slowdowns: u64,
+    /// Total delay of slowed-down writes, in microseconds.
+    pub slowdown_micros: u64,
 }
 
 impl Stats {
     /// Write amplification: bytes written to disk per byte users wrote, counting the WAL (as
-    /// the user bytes it received) and the tables flushes wrote. 0 before any write.
+    /// the user bytes it received) and the tables flushes and compactions wrote. 0 before any
+    /// write.
     pub fn write_amplification(&self) -> f64 {
         if self.user_bytes_written == 0 {
             return 0.0;
         }
-        (self.user_bytes_written + self.flush_bytes_written) as f64 / self.user_bytes_written as f64
+        (self.user_bytes_written + self.flush_bytes_written + self.compaction_bytes_written) as f64
+            / self.user_bytes_written as f64
+    }
+
+    /// Table write amplification, the LSM measure: (flush + compaction bytes written) / user
+    /// bytes written, without the WAL. 0 before any write.
+    pub fn table_write_amplification(&self) -> f64 {
+        if self.user_bytes_written == 0 {
+            return 0.0;
+        }
+        (self.flush_bytes_written + self.compaction_bytes_written) as f64
+            / self.user_bytes_written as f64
+    }
+
+    /// Bytes of all live tables.
+    pub fn live_table_bytes(&self) -> u64 {
+        self.levels.iter().map(|l| l.size_bytes).sum()
+    }
+
+    /// Space amplification estimate, RocksDB's: live table bytes over the bytes of the deepest
+    /// non-empty level, which holds nearly all live data once compaction has caught up (and
+    /// counts shadowed versions and tombstones there as live: it is a lower bound). The exact
+    /// measure needs the live key+value bytes, which the engine does not track. 0 when there
+    /// are no tables.
+    pub fn space_amplification_estimate(&self) -> f64 {
+        match self.levels.iter().rev().find(|l| l.size_bytes > 0) {
+            Some(last) => self.live_table_bytes() as f64 / last.size_bytes as f64,
+            None => 0.0,
+        }
     }
 
     /// Total tables over all levels.
@@ -103,6 +158,13 @@ impl Stats {
             None => (0, 0, 0),
         };
         let live_snapshots = lock(&engine.snapshots).values().sum();
+        let pending_compaction_bytes = crate::compact::levels_of(&rs.version)
+            .map(|l| compaction::compaction_debt(&l, &engine.copts))
+            .unwrap_or(0);
+        let (running_compactions, last_compaction_error) = {
+            let st = lock(&engine.compact);
+            (st.busy.task_count(), st.last_error.clone())
+        };
         let tables_deleted = lock(&engine.versions).reaper().deleted_files();
         Stats {
             puts: get(&c.puts),
@@ -129,6 +191,18 @@ impl Stats {
             tables_deleted,
             live_snapshots,
             oldest_snapshot: engine.oldest_snapshot(),
+            compactions: get(&c.compactions),
+            trivial_moves: get(&c.trivial_moves),
+            compaction_bytes_read: get(&c.compaction_bytes_read),
+            compaction_bytes_written: get(&c.compaction_bytes_written),
+            compaction_failures: get(&c.compaction_failures),
+            last_compaction_error,
+            running_compactions,
+            pending_compaction_bytes,
+            stops: get(&c.stops),
+            stop_micros: get(&c.stop_micros),
+            slowdowns: get(&c.slowdowns),
+            slowdown_micros: get(&c.slowdown_micros),
         }
     }
 }

@@ -60,6 +60,8 @@ impl Engine {
                 });
             }
         }
+        // Flow control before anything is appended (see flow.rs).
+        self.throttle()?;
         let (last_pos, last_seq) = {
             let mut w = lock(&self.writer);
             self.check_poison()?;

@@ -124,3 +124,26 @@ impl Workload {
         }
     }
 }
+
+/// The bytes of every file under `dir` (recursively), through the file-system seam.
+pub fn dir_size(fs: &dyn common::FileSystem, dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for name in fs.list_dir(dir).unwrap_or_default() {
+        let path = dir.join(&name);
+        if fs.is_dir(&path) {
+            total += dir_size(fs, &path);
+        } else {
+            total += fs.file_size(&path).unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// How many table files (`*.sst`) `dir` holds.
+pub fn table_files_on_disk(fs: &dyn common::FileSystem, dir: &std::path::Path) -> usize {
+    fs.list_dir(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter(|n| n.ends_with(".sst"))
+        .count()
+}
