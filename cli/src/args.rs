@@ -77,6 +77,15 @@ pub enum Command {
     },
     /// Write the memtable to a level-0 table now.
     Flush,
+    /// Compact the whole store (or the tables meeting --from..--to) down the levels, now.
+    Compact {
+        /// Only tables holding keys at or after this one.
+        #[arg(long, value_name = "KEY")]
+        from: Option<OsString>,
+        /// Only tables holding keys up to this one.
+        #[arg(long, value_name = "KEY")]
+        to: Option<OsString>,
+    },
     /// Write a consistent, openable copy of the store to DEST (absent or empty).
     Checkpoint {
         /// Where the copy goes.

@@ -28,6 +28,7 @@ fn run(cli: &Cli, dir_explicit: bool) -> Outcome {
         Command::Load(a) => load::load(dir, sp, a),
         Command::Stats { json } => stats::stats(dir, *json),
         Command::Flush => maintenance::flush(dir),
+        Command::Compact { from, to } => maintenance::compact(dir, sp, from, to),
         Command::Checkpoint { dest } => maintenance::checkpoint(dir, dest),
         Command::Verify => verify::verify(dir),
         Command::Dump(DumpCommand::Wal) => dump::wal(dir, sp),

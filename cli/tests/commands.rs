@@ -283,6 +283,10 @@ fn help_documents_exit_codes_and_commands() {
         "put",
         "scan",
         "load",
+        "flush",
+        "compact",
+        "checkpoint",
+        "stats",
         "verify",
         "dump",
         "bench",
@@ -327,4 +331,41 @@ fn a_closed_output_pipe_ends_scan_quietly() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn compact_merges_tables_and_keeps_contents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    for round in 0..3 {
+        let input: String = (0..500)
+            .map(|i| format!("k{i:03}\tv{i}-{round}\n"))
+            .collect();
+        kv_in(&dir, &["load", "-"], input.as_bytes()).expect(0);
+        kv(&dir, &["flush"]).expect(0);
+    }
+    kv(&dir, &["delete", "k007"]).expect(0);
+    let before = kv(&dir, &["scan"]).expect(0).stdout;
+    assert_eq!(before.lines().count(), 499);
+    let r = kv(&dir, &["compact"]).expect(0);
+    assert!(
+        r.stdout.starts_with("compacted in") && r.stdout.contains("1 merge(s)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        tables(&dir).len(),
+        1,
+        "three tables and a tombstone merged into one"
+    );
+    assert_eq!(kv(&dir, &["scan"]).expect(0).stdout, before);
+    let m = kv(&dir, &["dump", "manifest"]).expect(0).stdout;
+    assert!(
+        m.contains("# live: 1 table(s)") && !m.contains("\nL0 "),
+        "{m}"
+    );
+    kv(&dir, &["verify"]).expect(0);
+    let r = kv(&dir, &["compact", "--from", "k100", "--to", "k200"]).expect(0);
+    assert!(r.stdout.starts_with("compacted in"), "{}", r.stdout);
+    assert_eq!(kv(&dir, &["scan"]).expect(0).stdout, before);
 }

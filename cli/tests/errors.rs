@@ -35,6 +35,7 @@ fn usage_errors_exit_2_and_change_nothing() {
     refused(&["--hex", "put", "abc", "00"], b"", 2, "odd number");
     refused(&["--hex", "get", "0g"], b"", 2, "invalid hex");
     refused(&["--hex", "scan", "--from", "x"], b"", 2, "--from");
+    refused(&["--hex", "compact", "--to", "x"], b"", 2, "--to");
     refused(&["--hex", "put", "6b", "-"], b"not hex", 2, "invalid hex");
     refused(&["bench", "--workload", "nope"], b"", 2, "nope");
     refused(&["crash-demo", "--policy", "never"], b"", 2, "never");

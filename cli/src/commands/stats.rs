@@ -88,8 +88,9 @@ pub fn table(dir: &Path, s: &Stats) -> String {
     line(
         "write amp",
         format!(
-            "{:.2} (WAL + flushed table bytes per user byte, this process)",
-            s.write_amplification()
+            "{:.2} (WAL + table bytes written per user byte; tables alone {:.2}; this process)",
+            s.write_amplification(),
+            s.table_write_amplification()
         ),
     );
     line(
@@ -99,7 +100,33 @@ pub fn table(dir: &Path, s: &Stats) -> String {
             space_amplification(s)
         ),
     );
-    line("write stalls", s.write_stalls.to_string());
+    line(
+        "compaction",
+        format!(
+            "{} merge(s), {} trivial move(s), {} read, {} written, {} running, {} pending, {} failed",
+            s.compactions,
+            s.trivial_moves,
+            human_bytes(s.compaction_bytes_read),
+            human_bytes(s.compaction_bytes_written),
+            s.running_compactions,
+            human_bytes(s.pending_compaction_bytes),
+            s.compaction_failures
+        ),
+    );
+    line(
+        "write stalls",
+        format!(
+            "{} waits for flush, {} stops ({} ms), {} slowdowns ({} ms) for compaction",
+            s.write_stalls,
+            s.stops,
+            s.stop_micros / 1000,
+            s.slowdowns,
+            s.slowdown_micros / 1000
+        ),
+    );
+    if let Some(e) = &s.last_compaction_error {
+        line("last failure", e.clone());
+    }
     if s.wal_delete_failures > 0 {
         line(
             "wal deletes",
@@ -139,6 +166,19 @@ pub fn to_json(dir: &Path, s: &Stats) -> serde_json::Value {
         "write_amplification": s.write_amplification(),
         "space_amplification": space_amplification(s),
         "write_stalls": s.write_stalls,
+        "stops": s.stops,
+        "stop_micros": s.stop_micros,
+        "slowdowns": s.slowdowns,
+        "slowdown_micros": s.slowdown_micros,
+        "compactions": s.compactions,
+        "trivial_moves": s.trivial_moves,
+        "compaction_bytes_read": s.compaction_bytes_read,
+        "compaction_bytes_written": s.compaction_bytes_written,
+        "compaction_failures": s.compaction_failures,
+        "last_compaction_error": s.last_compaction_error,
+        "running_compactions": s.running_compactions,
+        "pending_compaction_bytes": s.pending_compaction_bytes,
+        "table_write_amplification": s.table_write_amplification(),
         "wal_delete_failures": s.wal_delete_failures,
         "puts": s.puts,
         "deletes": s.deletes,

@@ -134,6 +134,12 @@ pub fn tour(dir: &Path, dir_explicit: bool) -> Outcome {
     maintenance::flush(dir)?;
 
     step(
+        "compact merges tables down the levels: overwritten versions and tombstones that hide\nnothing are dropped (a background thread also does this as tables pile up).",
+        "compact",
+    );
+    maintenance::compact(dir, plain, &None, &None)?;
+
+    step(
         "stats: levels, memtable, WAL, cache, amplification (counters are this process's).",
         "stats",
     );
