@@ -1,5 +1,6 @@
 //! WAL benchmarks (`cargo bench -p wal`): append throughput per policy and record size,
-//! group commit under `Always` with 1, 4 and 16 concurrent appenders, `read_from` scan
+//! group commit under `Always` and group writes under `Os` with 1, 4 and 16 concurrent
+//! appenders, `Always` from one appender with and without `preallocate`, `read_from` scan
 //! throughput, and recovery throughput. Logs live on the real disk, in a temporary directory
 //! under the system temporary directory (`WAL_BENCH_DIR` overrides). `WAL_BENCH_SCAN_MB` sets the size of
 //! the log that scan and recovery read (default 64).
@@ -66,53 +67,101 @@ fn append_throughput(c: &mut Criterion) {
     g.finish();
 }
 
-fn group_commit(c: &mut Criterion) {
+/// `tasks` tokio tasks appending `size`-byte records at once, each waiting for its own append.
+fn concurrent(c: &mut Criterion, group: &str, policy: FsyncPolicy, sizes: &[usize]) {
     let root = bench_root();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let mut g = c.benchmark_group("always_concurrent");
+    let mut g = c.benchmark_group(group);
     g.sample_size(10)
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_millis(500));
     let dir = tempfile::tempdir_in(&root).unwrap();
     let config = WalConfig {
         dir: dir.path().to_path_buf(),
-        fsync_policy: FsyncPolicy::Always,
+        fsync_policy: policy,
         ..Default::default()
     };
     let wal = rt.block_on(wal::Wal::open(config)).unwrap().0;
-    for tasks in [1usize, 4, 16] {
-        g.throughput(Throughput::Elements(1));
-        g.bench_with_input(BenchmarkId::new("tasks", tasks), &tasks, |b, &tasks| {
-            b.iter_custom(|iters| {
-                let per_task = iters.div_ceil(tasks as u64);
-                let t = Instant::now();
-                rt.block_on(async {
-                    let handles: Vec<_> = (0..tasks)
-                        .map(|_| {
-                            let wal = wal.clone();
-                            tokio::spawn(async move {
-                                let rec = record(100);
-                                for _ in 0..per_task {
-                                    wal.append(&rec).await.unwrap();
-                                }
+    for &size in sizes {
+        for tasks in [1usize, 4, 16] {
+            g.throughput(Throughput::Elements(1));
+            let id = if sizes.len() > 1 {
+                BenchmarkId::new(format!("{size}B_tasks"), tasks)
+            } else {
+                BenchmarkId::new("tasks", tasks)
+            };
+            g.bench_with_input(id, &tasks, |b, &tasks| {
+                b.iter_custom(|iters| {
+                    let per_task = iters.div_ceil(tasks as u64);
+                    let t = Instant::now();
+                    rt.block_on(async {
+                        let handles: Vec<_> = (0..tasks)
+                            .map(|_| {
+                                let wal = wal.clone();
+                                tokio::spawn(async move {
+                                    let rec = record(size);
+                                    for _ in 0..per_task {
+                                        wal.append(&rec).await.unwrap();
+                                    }
+                                })
                             })
-                        })
-                        .collect();
-                    for h in handles {
-                        h.await.unwrap();
-                    }
-                });
-                // Report the time per append actually made.
-                t.elapsed()
-                    .mul_f64(iters as f64 / (per_task * tasks as u64) as f64)
-            })
-        });
+                            .collect();
+                        for h in handles {
+                            h.await.unwrap();
+                        }
+                    });
+                    // Report the time per append actually made.
+                    let elapsed = t
+                        .elapsed()
+                        .mul_f64(iters as f64 / (per_task * tasks as u64) as f64);
+                    rt.block_on(wal.delete_segments_before(wal.current_position()))
+                        .unwrap();
+                    elapsed
+                })
+            });
+        }
     }
     rt.block_on(wal.close()).unwrap();
+    g.finish();
+}
+
+fn group_commit(c: &mut Criterion) {
+    concurrent(c, "always_concurrent", FsyncPolicy::Always, &[100]);
+}
+
+fn group_write(c: &mut Criterion) {
+    concurrent(c, "os_concurrent", FsyncPolicy::Os, &[100, 1024]);
+}
+
+/// One appender under `Always` (every append waits for its own fdatasync), with segments
+/// zero-filled up front (`preallocate`) or grown by each write.
+fn always_preallocate(c: &mut Criterion) {
+    let root = bench_root();
+    let mut g = c.benchmark_group("always_1_writer");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
+    for preallocate in [false, true] {
+        let dir = tempfile::tempdir_in(&root).unwrap();
+        let config = WalConfig {
+            dir: dir.path().to_path_buf(),
+            fsync_policy: FsyncPolicy::Always,
+            preallocate,
+            ..Default::default()
+        };
+        let wal = Wal::open(config).unwrap().0;
+        let rec = record(100);
+        g.throughput(Throughput::Elements(1));
+        let name = if preallocate { "preallocate" } else { "grow" };
+        g.bench_function(name, |b| {
+            b.iter(|| wal.append(&rec).unwrap());
+        });
+        wal.close().unwrap();
+    }
     g.finish();
 }
 
@@ -166,5 +215,12 @@ fn scan_and_recovery(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, append_throughput, group_commit, scan_and_recovery);
+criterion_group!(
+    benches,
+    append_throughput,
+    group_commit,
+    group_write,
+    always_preallocate,
+    scan_and_recovery
+);
 criterion_main!(benches);

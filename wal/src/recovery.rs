@@ -6,6 +6,10 @@
 //! - a zero-filled tail (preallocated space) of the last segment: cut, not corruption;
 //! - damage in the last segment after which no valid frame follows: a torn tail, cut back to the
 //!   last whole batch (an error in `AbsoluteConsistency`);
+//! - the *open tail* is the last segment, and also the one before it when the last holds no
+//!   frame yet: a crash in the middle of a rotation (the new segment was created, the previous
+//!   one not yet sealed) leaves the previous one with a torn or preallocated zero tail, which
+//!   gets the last segment's rules and is cut (durably) back to its last whole batch;
 //! - anything else: an error naming the file and offset, or, in `SkipCorrupted`, a skip to the
 //!   next batch start, reported in [`RecoveryInfo::skipped`].
 
@@ -32,9 +36,11 @@ pub struct RecoveryInfo {
     /// Bytes of whole frames read.
     pub bytes_read: u64,
     /// Bytes of a torn tail cut from the last segment (partial frames, unfinished batches,
-    /// garbage). Zero after a clean shutdown.
+    /// garbage), or from the one before it when a crash interrupted a rotation. Zero after a
+    /// clean shutdown.
     pub bytes_cut: u64,
-    /// Bytes of a zero-filled (preallocated) tail cut from the last segment; not corruption.
+    /// Bytes of a zero-filled (preallocated) tail cut from the last segment (or the one before
+    /// it, after a crash mid-rotation); not corruption.
     pub zero_tail_bytes: u64,
     /// The position of the last whole record, if any.
     pub last_position: Option<Position>,
@@ -107,6 +113,16 @@ struct SegScan {
     header_skipped: bool,
 }
 
+/// Whether segment `id` has no frame: it ends at its header or only zeros follow it.
+fn holds_no_frame(config: &WalConfig, id: u64) -> Result<bool> {
+    let file = config.fs.open_read(&segment_path(&config.dir, id))?;
+    let len = file.len()?;
+    if len <= SEGMENT_HEADER_LEN {
+        return Ok(true);
+    }
+    Ok(FileWindow::new(file, len).zero_from(SEGMENT_HEADER_LEN)?)
+}
+
 /// Recovers the log in `config.dir` (the directory exists and is locked).
 pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
     let fs = &*config.fs;
@@ -150,12 +166,33 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
         }
     }
     let last_id = *ids.last().unwrap_or(&1);
+    // A crash mid-rotation: the newest segment holds no frame, the one before was not sealed.
+    let unsealed = if ids.len() >= 2 && holds_no_frame(config, last_id)? {
+        Some(ids[ids.len() - 2])
+    } else {
+        None
+    };
     let mut last = None;
     for &id in &ids {
         let is_last = id == last_id;
-        let scan = scan_segment(config, id, is_last, &mut info)?;
+        let open_tail = is_last || unsealed == Some(id);
+        let scan = scan_segment(config, id, open_tail, &mut info)?;
         if is_last {
             last = Some(scan);
+        } else if open_tail && scan.end < scan.len {
+            let path = segment_path(dir, id);
+            if scan.header_incomplete || scan.header_skipped {
+                return Err(Error::Corruption {
+                    file: path,
+                    offset: 0,
+                    reason: "segment header missing or damaged before a later segment".into(),
+                });
+            }
+            // Cut it as the rotation would have sealed it.
+            let mut f = fs.open_append(&path)?;
+            f.truncate(scan.end)?;
+            f.sync_all()?;
+            segments.insert(id, Some(scan.end));
         } else {
             segments.insert(id, Some(scan.len));
         }
