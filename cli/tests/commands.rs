@@ -349,7 +349,7 @@ fn compact_merges_tables_and_keeps_contents() {
     assert_eq!(before.lines().count(), 499);
     let r = kv(&dir, &["compact"]).expect(0);
     assert!(
-        r.stdout.starts_with("compacted in") && r.stdout.contains("1 merge(s)"),
+        r.stdout.starts_with("compacted in") && r.stdout.contains("now L6 1 file(s)"),
         "{}",
         r.stdout
     );
