@@ -7,6 +7,11 @@
 //! - `Batch` and `Os`: the state equals the state after some prefix of the writes (no holes,
 //!   no reordering), never more than was attempted.
 //!
+//! The child compacts all the time (tiny memtable and level targets), so kills land in the
+//! middle of compactions too; after each kill the reopened database must hold no table file
+//! its manifest does not name (an orphan of a cut compaction or flush), and over the run the
+//! children must have compacted.
+//!
 //! Cycles: `KV_CRASH_CYCLES` (default 21, a third per policy); seed: `KV_CRASH_SEED`.
 
 use kvstore::Db;
@@ -20,10 +25,19 @@ use tests::{env_or, seed_from_env, Rng, Workload};
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 fn read_all(dir: &std::path::Path) -> Model {
+    // No compaction threads: the directory listing below sees only what open left.
     let db = Db::builder(dir)
         .memtable_size_bytes(16 << 10)
+        .compaction_threads(0)
         .open()
         .expect("reopen after kill");
+    let on_disk = tests::table_files_on_disk(common::RealFs::shared().as_ref(), dir);
+    assert_eq!(
+        on_disk,
+        db.stats().table_files(),
+        "orphan tables left after reopening {}",
+        dir.display()
+    );
     let state: Model = db
         .iter()
         .collect::<Result<_, _>>()
@@ -85,6 +99,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let mut base = Model::new();
+    let mut total_compactions = 0;
     for cycle in 0..cycles {
         let policy = ["always", "batch", "os"][(cycle % 3) as usize];
         let mut child = Command::new(env!("CARGO_BIN_EXE_crash_child"))
@@ -98,16 +113,18 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         let reader = std::thread::spawn(move || {
-            let mut acked: Option<u64> = None;
+            let (mut acked, mut compactions): (Option<u64>, u64) = (None, 0);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if line == "ready" {
                     let _ = tx.send(());
                 } else if let Some(i) = line.strip_prefix("ack ") {
                     acked = Some(i.parse().expect("ack number"));
+                } else if let Some(n) = line.strip_prefix("compactions ") {
+                    compactions = n.parse().expect("compaction count");
                 }
             }
-            acked
+            (acked, compactions)
         });
         rx.recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("cycle {cycle}: child never became ready"));
@@ -118,7 +135,8 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
             !status.success(),
             "cycle {cycle}: the child was to be killed"
         );
-        let acked = reader.join().unwrap();
+        let (acked, compactions) = reader.join().unwrap();
+        total_compactions += compactions;
         let attempted = acked.map_or(1, |a| a + 2); // writes 0..attempted may have landed
         let state = read_all(&path);
         let w = Workload::new(cycle);
@@ -136,7 +154,14 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
                  state is the prefix of {k} writes, {min} were acknowledged"
             );
         }
-        println!("cycle {cycle} ({policy}): acked {acked:?}, recovered prefix {k}");
+        println!(
+            "cycle {cycle} ({policy}): acked {acked:?}, recovered prefix {k}, \
+             {compactions}+ compactions"
+        );
         base = state;
     }
+    assert!(
+        total_compactions > 0,
+        "seed {seed}: the children never compacted"
+    );
 }

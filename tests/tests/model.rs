@@ -1,13 +1,16 @@
 //! The model test: thousands of random operations against the engine and a `BTreeMap`, with a
 //! tiny memtable so flushes, many level-0 files and WAL truncation happen all the time, plus
 //! snapshots, reopens and simulated power losses (MemFs crash; under `FsyncPolicy::Always`
-//! every acknowledged write must survive, so the model still holds).
+//! every acknowledged write must survive, so the model still holds). Compaction runs in the
+//! background with tiny level targets and output tables, and random manual compactions
+//! (whole database or a random range) are forced between operations, while snapshots taken
+//! earlier must keep reading exactly what they saw.
 //!
 //! `KV_MODEL_OPS` sets the number of operations (default 3000), `KV_MODEL_SEED` the seed; the
 //! seed is printed, and named in every assertion.
 
 use common::MemFs;
-use kvstore::{Db, FsyncPolicy};
+use kvstore::{CompactionOptions, Db, FsyncPolicy};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use tests::{env_or, seed_from_env, Rng};
@@ -21,6 +24,12 @@ fn open(fs: &MemFs) -> Db {
         .block_cache_bytes(64 << 10)
         .max_manifest_bytes(4096)
         .fsync_policy(FsyncPolicy::Always)
+        .compaction_options(CompactionOptions {
+            target_file_size_bytes: 1024,
+            max_grandparent_overlap_bytes: 4096,
+            level_size_ratio: 2,
+            ..CompactionOptions::default()
+        })
         .fs(fs.shared())
         .open()
         .expect("open")
@@ -84,6 +93,8 @@ fn run(seed: u64, ops: u64) {
     let mut model = Model::new();
     let mut snaps: Vec<(kvstore::Snapshot, Model)> = Vec::new();
     let mut flushes = 0;
+    let mut compactions = 0;
+    let mut compacted = false;
     for step in 0..ops {
         let ctx = format!("seed {seed}, step {step}");
         match rng.below(100) {
@@ -176,11 +187,34 @@ fn run(seed: u64, ops: u64) {
                     assert_eq!(got, model_range(m, &lo, &hi), "{ctx}: snapshot range");
                 }
             }
-            91..=93 => db.flush().unwrap(),
+            91 => db.flush().unwrap(),
+            92..=93 => {
+                // An iterator opened before the compaction and read across it still yields
+                // exactly the state it was opened at.
+                let open_iter = rng.chance(50).then(|| {
+                    let mut it = db.iter();
+                    let first = it.next().transpose().unwrap();
+                    (it, first, model.clone())
+                });
+                if rng.chance(30) {
+                    db.compact().unwrap();
+                } else {
+                    let (lo, hi) = (bound(&mut rng), bound(&mut rng));
+                    db.compact_range((lo, hi)).unwrap();
+                }
+                compacted = true;
+                if let Some((it, first, m)) = open_iter {
+                    let mut got: Vec<_> = first.into_iter().collect();
+                    got.extend(it.map(Result::unwrap));
+                    let want: Vec<_> = m.into_iter().collect();
+                    assert_eq!(got, want, "{ctx}: an iterator across a compaction");
+                }
+            }
             94..=96 => {
                 snaps.clear();
                 let seq = db.stats().visible_sequence;
                 flushes += db.stats().flushes;
+                compactions += db.stats().compactions;
                 drop(db);
                 db = open(&fs);
                 assert_eq!(
@@ -194,6 +228,7 @@ fn run(seed: u64, ops: u64) {
                 snaps.clear();
                 let seq = db.stats().visible_sequence;
                 flushes += db.stats().flushes;
+                compactions += db.stats().compactions;
                 fs = fs.crash();
                 drop(db);
                 db = open(&fs);
@@ -210,10 +245,21 @@ fn run(seed: u64, ops: u64) {
     assert_eq!(all, want, "seed {seed}: final scan");
     let stats = db.stats();
     flushes += stats.flushes;
+    compactions += stats.compactions;
     println!(
-        "{flushes} flushes, {} tables at the end",
-        stats.table_files()
+        "{flushes} flushes, {compactions} compactions, {} tables at the end ({:?})",
+        stats.table_files(),
+        stats.levels
     );
+    assert_eq!(
+        stats.compaction_failures, 0,
+        "seed {seed}: {:?}",
+        stats.last_compaction_error
+    );
+    if ops >= 1000 {
+        assert!(compacted, "seed {seed}: no manual compaction was forced");
+        assert!(compactions > 0, "seed {seed}: nothing was ever compacted");
+    }
     assert!(
         flushes >= ops / 200,
         "seed {seed}: the tiny memtable flushed only {flushes} times"
