@@ -53,6 +53,7 @@ pub mod filename;
 mod flow;
 mod flush;
 pub mod format;
+mod level_iter;
 pub mod manifest;
 mod options;
 mod read;

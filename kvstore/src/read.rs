@@ -1,11 +1,13 @@
 //! The read path: memtable, immutable memtables newest first, level 0 newest first, deeper
-//! levels by key range. Point reads stop at the first source that knows the key; range reads
-//! merge every source with one [`MergingIterator`] and hide what the snapshot must not see
-//! with [`VisibleIter`].
+//! levels by key range. Point reads stop at the first source that knows the key (one binary
+//! search per deeper level, `Version::files_for_key`); range reads merge the memtables, each
+//! level-0 table and one [`LevelIter`] per deeper level with one [`MergingIterator`] and hide
+//! what the snapshot must not see with [`VisibleIter`].
 
 use crate::engine::{Engine, ReadState};
 use crate::error::{Error, Result};
 use crate::filename::table_path;
+use crate::level_iter::LevelIter;
 use crate::version::FileMeta;
 use common::merge::{MapErr, MergingIterator};
 use common::visible::{prefix_bounds, VisibleIter};
@@ -230,13 +232,19 @@ impl Engine {
             Bound::Included(k) | Bound::Excluded(k) => Some(k.as_slice()),
             Bound::Unbounded => None,
         };
-        for (_, f) in rs.version.all_files() {
-            if f.overlaps(lo, hi) && f.smallest_seq <= seq {
-                let table = self.table(f)?;
-                sources.push(Box::new(MapErr::new(
-                    table.iter(),
-                    Error::from as fn(sstable::Error) -> Error,
-                )));
+        let wanted = |f: &&Arc<FileMeta>| f.overlaps(lo, hi) && f.smallest_seq <= seq;
+        for f in rs.version.files(0).iter().filter(wanted) {
+            let table = self.table(f)?;
+            sources.push(Box::new(MapErr::new(
+                table.iter(),
+                Error::from as fn(sstable::Error) -> Error,
+            )));
+        }
+        // Deeper levels are sorted and disjoint: one lazily opening cursor per level.
+        for files in &rs.version.levels()[1..] {
+            let files: Vec<Arc<FileMeta>> = files.iter().filter(wanted).cloned().collect();
+            if !files.is_empty() {
+                sources.push(Box::new(LevelIter::new(self.clone(), files)));
             }
         }
         Ok(DbIter {

@@ -319,3 +319,39 @@ fn no_compaction_threads_means_manual_compaction_only() {
         );
     }
 }
+
+#[test]
+fn range_reads_cross_the_tables_of_a_deep_level_both_ways() {
+    let fs = MemFs::new();
+    let db = tiny(&fs, 0);
+    let keys = 3000u64;
+    for i in 0..keys {
+        db.put(key(i * 2), format!("{i:030}")).unwrap();
+    }
+    db.compact().unwrap();
+    let stats = db.stats();
+    let deepest = stats.levels.iter().rev().find(|l| l.files > 0).unwrap();
+    assert!(deepest.files >= 5, "{:?}", stats.levels);
+    assert_eq!(stats.levels[0].files, 0);
+    let mut rng = Rng::new(5);
+    for _ in 0..50 {
+        // Odd bounds fall between keys, and so often between tables.
+        let (a, b) = (rng.below(keys * 2 + 2), rng.below(keys * 2 + 2));
+        let (lo, hi) = (a.min(b), a.max(b));
+        let want: Vec<u64> = (lo.div_ceil(2)..hi.div_ceil(2)).collect();
+        let got: Vec<u64> = db
+            .range(key(lo)..key(hi))
+            .map(|r| {
+                let v = r.unwrap().1;
+                String::from_utf8(v).unwrap().parse().unwrap()
+            })
+            .collect();
+        assert_eq!(got, want, "{lo}..{hi}");
+        let back: Vec<u64> = db
+            .range(key(lo)..key(hi))
+            .rev()
+            .map(|r| String::from_utf8(r.unwrap().1).unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(back, want.iter().rev().copied().collect::<Vec<_>>());
+    }
+}
