@@ -355,3 +355,82 @@ fn range_reads_cross_the_tables_of_a_deep_level_both_ways() {
         assert_eq!(back, want.iter().rev().copied().collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn a_failed_job_changes_nothing_and_a_failed_manifest_write_poisons_until_reopen() {
+    use common::{FaultKind, FaultyFs, Op};
+    use kvstore::Error;
+    let mem = MemFs::new();
+    let faulty = FaultyFs::new(mem.shared());
+    let open = |fs: Arc<dyn common::FileSystem>| {
+        Db::builder("/db")
+            .memtable_size_bytes(4 << 10)
+            .compaction_threads(0)
+            .max_manifest_bytes(1024) // every edit rolls the manifest (a CURRENT rename)
+            .compaction_options(CompactionOptions {
+                target_file_size_bytes: 8 << 10,
+                ..CompactionOptions::default()
+            })
+            .fs(fs)
+            .open()
+            .unwrap()
+    };
+    let db = open(faulty.shared());
+    let mut model = Model::new();
+    type Model = std::collections::BTreeMap<Vec<u8>, Vec<u8>>;
+    fn put(db: &Db, model: &mut Model, i: u64) {
+        let (k, v) = (key(i % 700), format!("value {i:030}").into_bytes());
+        db.put(&k, &v).unwrap();
+        model.insert(k, v);
+    }
+    for i in 0..3000 {
+        put(&db, &mut model, i);
+    }
+    db.flush().unwrap();
+    let scan = |db: &Db| db.iter().collect::<Result<Vec<_>, _>>().unwrap();
+    let want: Vec<_> = model.clone().into_iter().collect();
+    assert_eq!(scan(&db), want);
+
+    // The first output table cannot be created: the job fails and changes nothing.
+    faulty.fail(Op::Create, 0, FaultKind::Error);
+    let err = db.compact().unwrap_err();
+    assert!(!matches!(err, Error::Poisoned(_)), "{err}");
+    let stats = db.stats();
+    assert_eq!(stats.compaction_failures, 1);
+    assert!(stats.last_compaction_error.is_some());
+    assert!(stats.levels[0].files > 0, "level 0 is untouched");
+    assert_eq!(scan(&db), want);
+    assert_eq!(
+        table_files_on_disk(mem.shared().as_ref(), Path::new("/db")),
+        stats.table_files()
+    );
+    // The engine goes on: writes, then a compaction that succeeds.
+    for i in 3000..3500 {
+        put(&db, &mut model, i);
+    }
+    db.compact().unwrap();
+    let want: Vec<_> = model.clone().into_iter().collect();
+    assert_eq!(scan(&db), want);
+    assert_eq!(db.stats().levels[0].files, 0);
+
+    // The manifest update of the next compaction fails: the engine is poisoned.
+    for i in 3500..5000 {
+        put(&db, &mut model, i);
+    }
+    db.flush().unwrap();
+    faulty.fail(Op::Rename, 0, FaultKind::Error);
+    assert!(matches!(db.compact(), Err(Error::Poisoned(_))));
+    assert!(matches!(db.put(b"x", b"y"), Err(Error::Poisoned(_))));
+    drop(db);
+    faulty.heal();
+    // Reopening reads what the manifest really says: every acknowledged write, no orphan.
+    let db = open(mem.shared());
+    let want: Vec<_> = model.into_iter().collect();
+    assert_eq!(scan(&db), want);
+    assert_eq!(
+        table_files_on_disk(mem.shared().as_ref(), Path::new("/db")),
+        db.stats().table_files()
+    );
+    db.compact().unwrap();
+    assert_eq!(scan(&db), want);
+}
