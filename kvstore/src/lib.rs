@@ -2,13 +2,16 @@
 //!
 //! Writes go to the write-ahead log (the `wal` crate, with group commit) and then to a
 //! memtable; a full memtable is frozen and a background thread flushes it to a level-0
-//! SSTable, recorded in a manifest, after which the WAL segments behind it are deleted. Reads
-//! look at the memtable, the frozen memtables, level 0 newest first, then deeper levels; range
-//! reads merge all of them at a snapshot. Open replays the manifest, then the WAL.
+//! SSTable, recorded in a manifest, after which the WAL segments behind it are deleted.
+//! Background threads compact the levels (leveled compaction, the `compaction` crate's picker
+//! and merge job), and writes slow down or stop when compaction falls behind. Reads look at
+//! the memtable, the frozen memtables, level 0 newest first, then deeper levels; range reads
+//! merge all of them at a snapshot. Open replays the manifest, then the WAL.
 //!
-//! Read the write path top to bottom in `write.rs` -> `flush.rs` -> `version_set.rs`, the read
-//! path in `read.rs`, recovery in `recovery.rs`; the manifest format is in
-//! `docs/manifest-format.md`.
+//! Read the write path top to bottom in `write.rs` -> `flush.rs` -> `version_set.rs`,
+//! compaction in `compact_thread.rs` -> `compact.rs` (flow control in `flow.rs`), the read
+//! path in `read.rs` and `level_iter.rs`, recovery in `recovery.rs`; the manifest format is
+//! in `docs/manifest-format.md`.
 //!
 //! ```
 //! use kvstore::{Db, FsyncPolicy};
@@ -38,6 +41,8 @@
 //! }
 //! db.persist()?;                                     // durable now, whatever the policy
 //! assert_eq!(db.stats().levels[0].files, 1);
+//! db.compact()?;                                     // or compact_range(a..b); usually left
+//! assert_eq!(db.stats().levels[0].files, 0);         // to the background threads
 //! # Ok::<(), kvstore::Error>(())
 //! ```
 #![forbid(unsafe_code)]
