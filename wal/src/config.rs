@@ -67,8 +67,11 @@ pub struct WalConfig {
     pub recovery_mode: RecoveryMode,
     /// Payload compression (default none).
     pub compression: Compression,
-    /// Zero-fill each new segment to `segment_size_bytes` up front, so fdatasync need not
-    /// update the file size (default false).
+    /// Keep zero-filled, allocated space ([`PREALLOCATE_STEP`] bytes at a time) ahead of the
+    /// writer under `Always` and `Batch`, so that an fdatasync overwrites blocks in place and
+    /// need not also commit a new file size and block allocation (one fsync per step does).
+    /// Default true; ignored under `Os`, which fsyncs only at `sync`, `close` and rotation.
+    /// The zero tail is cut at rotation and close, and by recovery after a crash.
     pub preallocate: bool,
     /// Appends are gathered in a buffer of this size before being written (default 256 KiB).
     pub write_buffer_bytes: usize,
@@ -85,14 +88,32 @@ impl Default for WalConfig {
             max_record_bytes: 64 << 20,
             recovery_mode: RecoveryMode::default(),
             compression: Compression::default(),
-            preallocate: false,
+            preallocate: true,
             write_buffer_bytes: 256 << 10,
             fs: RealFs::shared(),
         }
     }
 }
 
+/// How much zero-filled space [`WalConfig::preallocate`] adds ahead of the writer at a time
+/// (at most `segment_size_bytes`).
+pub const PREALLOCATE_STEP: u64 = 256 << 10;
+
 impl WalConfig {
+    /// Bytes of zero-filled space kept ahead of the writer; 0 when not preallocating.
+    pub(crate) fn preallocate_step(&self) -> u64 {
+        if self.preallocate && self.fsync_policy != FsyncPolicy::Os {
+            PREALLOCATE_STEP.min(self.segment_size_bytes)
+        } else {
+            0
+        }
+    }
+
+    /// The length a new segment is zero-filled to, if preallocating.
+    pub(crate) fn new_segment_len(&self) -> Option<u64> {
+        let step = self.preallocate_step();
+        (step > 0).then_some(crate::format::SEGMENT_HEADER_LEN + step)
+    }
     /// Rejects values the log cannot honour.
     pub(crate) fn validate(&self) -> Result<()> {
         if self.segment_size_bytes < 4096 {

@@ -496,7 +496,7 @@ impl Engine {
                     let end = active.end_position();
                     let sealed_len = active.logical_end();
                     st.segments.insert(active.id, Some(sealed_len));
-                    match active.flush_and_sync() {
+                    match active.trim().and_then(|()| active.flush_and_sync()) {
                         Ok(()) => {
                             self.mark_durable(end);
                             Ok(())

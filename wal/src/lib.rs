@@ -63,7 +63,7 @@ mod sync_thread;
 mod wal;
 mod writer;
 
-pub use config::{Compression, FsyncPolicy, RecoveryMode, WalConfig};
+pub use config::{Compression, FsyncPolicy, RecoveryMode, WalConfig, PREALLOCATE_STEP};
 pub use error::{Error, Result};
 pub use position::Position;
 pub use record::Record;

@@ -35,11 +35,7 @@ impl Engine {
         let fs = &*self.config.fs;
         let dir = &self.config.dir;
         let new_id = lock(&self.state).active.as_ref().ok_or(Error::Closed)?.id + 1;
-        let prealloc = self
-            .config
-            .preallocate
-            .then_some(self.config.segment_size_bytes);
-        let file = create_segment(fs, dir, new_id, prealloc)
+        let file = create_segment(fs, dir, new_id, self.config.new_segment_len())
             .map_err(|e| self.poison("creating a new segment failed", e))?;
         let fresh = ActiveSegment::new(
             fs,
@@ -47,6 +43,7 @@ impl Engine {
             new_id,
             file,
             self.config.write_buffer_bytes,
+            self.config.preallocate_step(),
         )
         .map_err(|e| self.poison("opening a new segment failed", e))?;
         let mut old = {
@@ -61,12 +58,7 @@ impl Engine {
             st.sealing = true;
             old
         };
-        let sealed = (|| {
-            if prealloc.is_some() {
-                old.truncate(old.file_end)?;
-            }
-            old.flush_and_sync()
-        })();
+        let sealed = old.trim().and_then(|()| old.flush_and_sync());
         lock(&self.state).sealing = false;
         self.seal_cv.notify_all();
         sealed.map_err(|e| self.poison("sealing a segment (fdatasync) failed", e))?;
@@ -138,7 +130,10 @@ impl Engine {
             let path = segment_path(dir, seg);
             let reopened = fs
                 .open_append(&path)
-                .and_then(|f| ActiveSegment::new(fs, path, seg, f, self.config.write_buffer_bytes))
+                .and_then(|f| {
+                    let step = self.config.preallocate_step();
+                    ActiveSegment::new(fs, path, seg, f, self.config.write_buffer_bytes, step)
+                })
                 .map_err(|e| self.poison("reopening the kept segment failed", e))?;
             st.active = Some(reopened);
             st.segments.insert(seg, None);

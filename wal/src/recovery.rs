@@ -129,12 +129,19 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
     let dir = &config.dir;
     let mut info = RecoveryInfo::default();
     let ids = list_segments(fs, dir)?;
-    let prealloc = config.preallocate.then_some(config.segment_size_bytes);
+    let prealloc = config.new_segment_len();
+    let step = config.preallocate_step();
     let mut segments = BTreeMap::new();
     if ids.is_empty() {
         let file = create_segment(fs, dir, 1, prealloc)?;
-        let active =
-            ActiveSegment::new(fs, segment_path(dir, 1), 1, file, config.write_buffer_bytes)?;
+        let active = ActiveSegment::new(
+            fs,
+            segment_path(dir, 1),
+            1,
+            file,
+            config.write_buffer_bytes,
+            step,
+        )?;
         segments.insert(1, None);
         info.next_position = Position::new(1, SEGMENT_HEADER_LEN);
         return Ok(Recovered {
@@ -208,7 +215,7 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
         let len = fs.file_size(&segment_path(dir, last_id))?;
         scan = SegScan {
             end: SEGMENT_HEADER_LEN.min(len),
-            len: SEGMENT_HEADER_LEN.min(len),
+            len, // with its preallocated zeros, cut (and re-preallocated) below
             header_incomplete: false,
             header_skipped: false,
         };
@@ -229,9 +236,9 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
         let mut f = fs.open_append(&path)?;
         if scan.end < scan.len {
             f.truncate(scan.end)?;
-            if let Some(len) = prealloc {
-                f.preallocate(len)?;
-            }
+        }
+        if step > 0 {
+            f.preallocate(scan.end + step)?;
         }
         // What was recovered may have been in the page cache only (a process crash under
         // `Os` or `Batch`): make it durable before the watermark says so.
@@ -239,7 +246,7 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
         f
     };
     segments.insert(last_id, None);
-    let active = ActiveSegment::new(fs, path, last_id, file, config.write_buffer_bytes)?;
+    let active = ActiveSegment::new(fs, path, last_id, file, config.write_buffer_bytes, step)?;
     info.next_position = active.end_position();
     Ok(Recovered {
         segments,

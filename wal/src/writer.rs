@@ -27,6 +27,10 @@ pub(crate) struct ActiveSegment {
     /// Encoded frames not yet written to the file.
     pub buf: Vec<u8>,
     write_buffer_bytes: usize,
+    /// Zero-filled space is kept this far ahead of the writer (0: none).
+    prealloc_step: u64,
+    /// The file's length: the end of the zero-filled space, or `file_end`.
+    prealloc_end: u64,
 }
 
 impl ActiveSegment {
@@ -37,9 +41,13 @@ impl ActiveSegment {
         id: u64,
         file: Box<dyn WritableFile>,
         write_buffer_bytes: usize,
+        prealloc_step: u64,
     ) -> io::Result<ActiveSegment> {
+        let prealloc_end = fs.file_size(&path)?;
         let sync_handle = Arc::new(Mutex::new(fs.open_append(&path)?));
         Ok(ActiveSegment {
+            prealloc_step,
+            prealloc_end,
             id,
             file_end: file.position(),
             file,
@@ -93,10 +101,17 @@ impl ActiveSegment {
         self.buf.len() >= self.write_buffer_bytes
     }
 
-    /// Writes the buffer to the file.
+    /// Writes the buffer to the file (first zero-filling the next step if it would pass the
+    /// preallocated end).
     pub fn flush(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
+        }
+        let end = self.logical_end();
+        if self.prealloc_step > 0 && end > self.prealloc_end {
+            let to = end + self.prealloc_step;
+            self.file.preallocate(to)?;
+            self.prealloc_end = to;
         }
         self.file.append(&self.buf)?;
         self.file_end += self.buf.len() as u64;
@@ -112,6 +127,16 @@ impl ActiveSegment {
         self.flush()?;
         self.file.truncate(len)?;
         self.file_end = len;
+        self.prealloc_end = len;
+        Ok(())
+    }
+
+    /// Flushes and cuts the preallocated zero tail, if any (before a seal or a close).
+    pub fn trim(&mut self) -> io::Result<()> {
+        self.flush()?;
+        if self.prealloc_end > self.file_end {
+            self.truncate(self.file_end)?;
+        }
         Ok(())
     }
 
