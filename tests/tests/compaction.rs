@@ -434,3 +434,65 @@ fn a_failed_job_changes_nothing_and_a_failed_manifest_write_poisons_until_reopen
     db.compact().unwrap();
     assert_eq!(scan(&db), want);
 }
+
+#[test]
+fn power_loss_at_any_step_of_a_compaction_loses_nothing_and_leaves_no_orphan() {
+    use common::{FaultKind, FaultyFs, Op};
+    let ops = [
+        Op::Create,
+        Op::Append,
+        Op::SyncData,
+        Op::SyncDir,
+        Op::Rename,
+        Op::Remove,
+    ];
+    let mut outcomes = (0, 0);
+    for op in ops {
+        for skip in [0, 1, 3] {
+            let mem = MemFs::new();
+            let faulty = FaultyFs::new(mem.shared());
+            let open = |fs: Arc<dyn common::FileSystem>| {
+                Db::builder("/db")
+                    .memtable_size_bytes(4 << 10)
+                    .compaction_threads(0)
+                    .max_manifest_bytes(1024)
+                    .compaction_options(CompactionOptions {
+                        target_file_size_bytes: 4 << 10,
+                        ..CompactionOptions::default()
+                    })
+                    .fs(fs)
+                    .open()
+                    .unwrap()
+            };
+            let db = open(faulty.shared());
+            let mut model = std::collections::BTreeMap::new();
+            for i in 0..1500u64 {
+                let (k, v) = (key(i % 400), format!("v{i:040}").into_bytes());
+                db.put(&k, &v).unwrap();
+                model.insert(k, v);
+            }
+            db.flush().unwrap();
+            faulty.fail(op, skip, FaultKind::Error);
+            match db.compact() {
+                Ok(()) => outcomes.0 += 1,
+                Err(_) => outcomes.1 += 1,
+            }
+            faulty.freeze();
+            drop(db);
+            let crashed = mem.crash();
+            let db = open(crashed.shared());
+            let got: Vec<_> = db.iter().collect::<Result<_, _>>().unwrap();
+            let want: Vec<_> = model.into_iter().collect();
+            assert_eq!(got, want, "{op:?}/{skip}: acknowledged writes lost");
+            assert_eq!(
+                table_files_on_disk(crashed.shared().as_ref(), Path::new("/db")),
+                db.stats().table_files(),
+                "{op:?}/{skip}: orphan tables after reopening"
+            );
+        }
+    }
+    assert!(
+        outcomes.1 > 0,
+        "some faults hit the compaction: {outcomes:?}"
+    );
+}
