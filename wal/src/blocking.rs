@@ -43,7 +43,10 @@ impl Wal {
         &self.handle.0
     }
 
-    /// Appends one record and waits as the fsync policy says; returns its position.
+    /// Appends one record and waits as the fsync policy says (see [`FsyncPolicy`]); returns
+    /// its position. Under every policy the record was at least written to the OS.
+    ///
+    /// [`FsyncPolicy`]: crate::FsyncPolicy
     pub fn append(&self, record: &Record) -> Result<Position> {
         let mut pos = Position::start();
         self.engine()
@@ -62,17 +65,19 @@ impl Wal {
         Ok(positions)
     }
 
-    /// Appends records as one batch and returns as soon as they are in the log, whatever the
-    /// policy (follow with [`wait_durable`](Wal::wait_durable)).
+    /// Appends records as one batch and returns as soon as they are in the log's buffer,
+    /// whatever the policy, without a system call (follow with
+    /// [`wait_durable`](Wal::wait_durable): until it returns, a process crash may lose them).
     pub fn append_no_wait(&self, records: &[Record]) -> Result<Vec<Position>> {
         let mut positions = Vec::with_capacity(records.len());
         self.engine().append(records, |p| positions.push(p))?;
         Ok(positions)
     }
 
-    /// Waits until the record at `pos` is as durable as the policy promises: under `Always`
-    /// until an fsync covers it (shared with concurrent appenders); under `Batch` and `Os` it
-    /// returns at once.
+    /// Waits until the record at `pos` is as durable as the policy promises for a returned
+    /// `append`: under `Always` until an fdatasync covers it (shared with concurrent
+    /// appenders); under `Batch` and `Os` until it is written to the OS (one `write` shared
+    /// with concurrent waiters; the `Batch` timer fsyncs it later).
     pub fn wait_durable(&self, pos: Position) -> Result<()> {
         match self.engine().durable_target(pos)? {
             Wait::Durable(p) => self.engine().wait_durable_until(p),

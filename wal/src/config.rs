@@ -7,25 +7,42 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// When an appended record becomes durable (survives a power cut).
+/// What a returned `append` promises: whether the record survives a *process crash* (the
+/// process dies, e.g. SIGKILL or an abort, while the operating system keeps running) and a
+/// *power loss* (or kernel crash: only what was fsynced survives).
+///
+/// | policy      | when `append` returns, the record is ...      | process crash | power loss                  |
+/// |-------------|-----------------------------------------------|---------------|-----------------------------|
+/// | `Always`    | written and fdatasynced                       | survives      | survives                    |
+/// | `Batch(d)`  | written to the OS; fdatasynced within `d`     | survives      | survives once `d` has passed |
+/// | `Os`        | written to the OS                             | survives      | only after `sync`, `close` or a rotation |
+///
+/// "Written to the OS" means a `write` system call put the bytes in the segment file (the page
+/// cache); concurrent appenders share that call (a group write) as they share fdatasyncs under
+/// `Always` (group commit). The same holds for [`wait_durable`](crate::Wal::wait_durable)
+/// after [`append_no_wait`](crate::Wal::append_no_wait); until `wait_durable` returns, such
+/// a record may still be in the process's buffer (the background thread writes it out within
+/// about a millisecond, but that is not a promise).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FsyncPolicy {
     /// `append` returns once an fdatasync covers the record. Concurrent appenders share one
     /// fdatasync (group commit).
     Always,
-    /// A background thread makes every record durable within the given interval of its append,
-    /// also when no further append comes.
+    /// `append` returns once the record is written to the OS (it survives a process crash); a
+    /// background thread fdatasyncs every record within the given interval of its append's
+    /// return, also when no further append comes (it survives a power loss after that).
     Batch(Duration),
-    /// Records are handed to the operating system (within about a millisecond); durable on
-    /// `sync()`, `close()` and segment rotation.
+    /// `append` returns once the record is written to the OS (it survives a process crash); it
+    /// survives a power loss once `sync()`, `close()` or a segment rotation has returned.
     Os,
 }
 
 /// What `open` does with damage it finds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum RecoveryMode {
-    /// A torn tail of the last segment is cut back to the last whole batch; damage anywhere
-    /// else is an error naming the file and offset.
+    /// A torn tail of the last segment (or of the one before it, if a crash interrupted a
+    /// rotation) is cut back to the last whole batch; damage anywhere else is an error naming
+    /// the file and offset.
     #[default]
     TolerateCorruptTail,
     /// Any damage, a torn tail included, is an error. (A zero-filled preallocated tail is not

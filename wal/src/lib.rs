@@ -3,9 +3,12 @@
 //! crash. Async on tokio ([`Wal`]) and blocking ([`blocking::Wal`]) faces share one engine.
 //!
 //! - Durability: [`FsyncPolicy::Always`] (fdatasync before `append` returns, shared by
-//!   concurrent appenders), [`FsyncPolicy::Batch`] (a background thread syncs within the
-//!   interval), [`FsyncPolicy::Os`] (durable on `sync`, `close`, rotation). A failed write or
-//!   fsync poisons the log: every later write returns [`Error::Poisoned`].
+//!   concurrent appenders), [`FsyncPolicy::Batch`] (written to the OS before `append` returns, a
+//!   background thread syncs within the interval), [`FsyncPolicy::Os`] (written to the OS before
+//!   `append` returns, durable on `sync`, `close`, rotation). Under every policy an acknowledged
+//!   append survives a process crash; a power loss keeps what the policy had fsynced (the
+//!   table on [`FsyncPolicy`]). A failed write or fsync poisons the log: every later write
+//!   returns [`Error::Poisoned`].
 //! - Format: segments of `segment_size_bytes`, each a header and crc32c-framed records;
 //!   specified byte by byte in `docs/wal-format.md` (see [`mod@format`]).
 //! - Recovery: a torn tail is cut back to the last whole batch; damage elsewhere is an error

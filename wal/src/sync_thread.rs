@@ -6,7 +6,8 @@
 //! - `Batch(d)`: `d / 2` after the first unsynced append, a sync round, so every record is
 //!   durable within `d` of its append even if no append follows;
 //! - the write buffer has held bytes for [`FLUSH_INTERVAL`]: they are written to the file
-//!   (handed to the OS) without an fsync;
+//!   (handed to the OS) without an fsync. (Appends that wait do this themselves before they
+//!   return, see `group_write.rs`; this covers `append_no_wait` bytes nobody waits for.)
 //! - the active segment reached its size: rotation.
 
 use crate::config::FsyncPolicy;
