@@ -27,8 +27,8 @@ pub(crate) struct WriteState {
 
 /// How a leader's round ended.
 enum Round {
-    /// The whole buffer was written; the log's end.
-    Wrote(Position),
+    /// The whole buffer was written and `written` raised to the log's end.
+    Wrote,
     /// The log is closed: nothing is left to write.
     Closed,
 }
@@ -43,7 +43,9 @@ impl Engine {
         }
     }
 
-    /// Writes the active segment's buffer (waiting out a seal) and returns the log's end.
+    /// Writes the active segment's buffer (waiting out a seal), raises `written` to the log's
+    /// end and ends the round, all under the state lock (so that a `truncate_after`, which
+    /// lowers `written`, cannot come between the write and the raise).
     fn write_round(&self) -> Result<Round> {
         let mut st = lock(&self.state);
         while st.sealing && self.poison.get().is_none() {
@@ -58,7 +60,8 @@ impl Engine {
         }
         let end = active.end_position();
         st.unflushed_since = None;
-        Ok(Round::Wrote(end))
+        self.mark_written(Some(end), true);
+        Ok(Round::Wrote)
     }
 
     /// Raises `written` to `p` (never lowers it) and wakes the waiters of both faces.
@@ -87,15 +90,13 @@ impl Engine {
     /// The leader's part: one round, then the verdict for `p`.
     fn lead(&self, p: Position) -> Result<()> {
         let round = self.write_round();
-        let end = match &round {
-            Ok(Round::Wrote(end)) => Some(*end),
-            _ => None,
-        };
-        self.mark_written(end, true);
+        if !matches!(round, Ok(Round::Wrote)) {
+            self.mark_written(None, true);
+        }
         match round? {
             // The whole log is written now: `p` is covered, or it is no longer in the log
             // (a `truncate_after` dropped it), and there is nothing left to wait for.
-            Round::Wrote(_) => Ok(()),
+            Round::Wrote => Ok(()),
             Round::Closed => {
                 if lock(&self.wstate).written > p {
                     Ok(())
