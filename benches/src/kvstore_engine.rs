@@ -11,6 +11,7 @@ const NAME: &str = "kvstore";
 #[derive(Debug, Clone)]
 pub struct KvStoreEngine {
     db: Db,
+    settings: String,
 }
 
 impl KvStoreEngine {
@@ -27,12 +28,21 @@ impl KvStoreEngine {
             .memtable_size_bytes(options.write_buffer_bytes)
             .open()
             .map_err(|e| Error::engine(NAME, "open", e))?;
-        Ok(KvStoreEngine { db })
+        let settings = format!(
+            "fsync policy {policy:?} ({}), lz4 table blocks, block cache {} MiB, memtable {} MiB",
+            options.durability(),
+            options.cache_bytes >> 20,
+            options.write_buffer_bytes >> 20
+        );
+        Ok(KvStoreEngine { db, settings })
     }
 
     /// Wraps a database that is already open.
     pub fn from_db(db: Db) -> KvStoreEngine {
-        KvStoreEngine { db }
+        KvStoreEngine {
+            db,
+            settings: "opened by the caller".into(),
+        }
     }
 
     /// The database.
@@ -85,5 +95,28 @@ impl Engine for KvStoreEngine {
 
     fn flush(&self) -> Result<()> {
         self.db.flush().map_err(|e| Error::engine(NAME, "flush", e))
+    }
+
+    fn write_batch(&self, pairs: &[(&[u8], &[u8])]) -> Result<()> {
+        let mut batch = self.db.batch();
+        for (k, v) in pairs {
+            batch.put(k, v);
+        }
+        batch.commit().map_err(|e| Error::engine(NAME, "batch", e))
+    }
+
+    fn compact(&self) -> Result<()> {
+        self.flush()?;
+        self.db
+            .compact()
+            .map_err(|e| Error::engine(NAME, "compact", e))
+    }
+
+    fn write_amplification(&self) -> Option<f64> {
+        Some(self.db.stats().write_amplification())
+    }
+
+    fn settings(&self) -> String {
+        self.settings.clone()
     }
 }

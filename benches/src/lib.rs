@@ -1,11 +1,13 @@
 //! db_bench-style workloads for key-value engines, written once against an engine-agnostic
-//! [`Engine`] trait: `fillseq`, `fillrandom`, `readrandom`, `readseq`, `overwrite`,
-//! `fillsync` and `scan` ([`Workload`]), run over any number of threads, reported as ops/s,
-//! MB/s and latency percentiles (p50, p99, p99.9) from a log-linear [`Histogram`].
+//! [`Engine`] trait: `fillseq`, `fillrandom`, `readrandom`, `readseq`, `readmissing`,
+//! `overwrite`, `fillsync`, `fillbatch`, `scan` (seekrandom + a scan) and `mixed` (90% reads)
+//! ([`Workload`]), run over any number of threads, reported as ops/s, MB/s and latency
+//! percentiles (p50, p99, p99.9) from a log-linear [`Histogram`].
 //!
-//! This crate's engine is [`KvStoreEngine`]; peers (fjall, sled, redb, rocksdb) join as more
-//! [`EngineKind`]s behind cargo features without touching the workloads. `kv bench` is the
-//! command-line face.
+//! This crate's engine is [`KvStoreEngine`]; the peers fjall, sled, redb and rocksdb are more
+//! [`EngineKind`]s, each behind the cargo feature of its name (off by default). `kv bench` is
+//! one command-line face; the `compare` binary (`src/bin/compare.rs`) runs every workload on
+//! every engine, each in its own process, and prints ratios to this engine (see README.md).
 //!
 //! ```
 //! use benches::{fill, run, BenchConfig, EngineKind, EngineOptions, Workload};
@@ -28,6 +30,7 @@ mod engine;
 mod error;
 mod histogram;
 mod kvstore_engine;
+pub mod peers;
 mod rng;
 mod runner;
 mod workload;
@@ -40,4 +43,4 @@ pub use histogram::Histogram;
 pub use kvstore_engine::KvStoreEngine;
 pub use rng::Rng;
 pub use runner::{fill, run, BenchConfig, BenchReport};
-pub use workload::{key, Values, Workload};
+pub use workload::{key, missing_key, Values, Workload};

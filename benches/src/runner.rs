@@ -5,7 +5,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::histogram::Histogram;
 use crate::rng::Rng;
-use crate::workload::{key, Values, Workload};
+use crate::workload::{key, missing_key, Values, Workload};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,12 @@ pub struct BenchConfig {
     pub seed: u64,
     /// Pairs each `scan` operation reads.
     pub scan_length: usize,
+    /// Puts per durable commit in `fillbatch`.
+    pub batch_size: usize,
 }
+
+/// Puts per batch of the untimed fill.
+const FILL_BATCH: u64 = 1000;
 
 impl BenchConfig {
     /// db_bench-like defaults: 100,000 operations, 100-byte values, one thread.
@@ -39,6 +44,7 @@ impl BenchConfig {
             threads: 1,
             seed: 301,
             scan_length: 100,
+            batch_size: 100,
         }
     }
 
@@ -56,6 +62,9 @@ impl BenchConfig {
         }
         if self.scan_length == 0 {
             return bad("scan_length", "must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "must be at least 1".into());
         }
         Ok(())
     }
@@ -78,7 +87,8 @@ pub struct BenchReport {
     pub workload: Workload,
     /// Threads used.
     pub threads: usize,
-    /// Operations done (a `readseq` operation is one pair read).
+    /// Operations done (a `readseq` operation is one pair read, a `fillbatch` operation one
+    /// put; its latencies are per batch).
     pub ops: u64,
     /// Key and value bytes written or read.
     pub bytes: u64,
@@ -123,29 +133,38 @@ impl fmt::Display for BenchReport {
             micros(self.latency.percentile(0.999)),
             micros(self.latency.max()),
         )?;
-        if !self.workload.writes() && self.workload != Workload::ReadSeq {
+        if !self.workload.writes() && self.workload != Workload::ReadSeq
+            || self.workload == Workload::Mixed
+        {
             write!(f, " ({} of {} found)", self.found, self.ops)?;
+        }
+        if self.workload == Workload::FillBatch {
+            write!(f, " (latency per batch)")?;
         }
         Ok(())
     }
 }
 
-/// Writes keys `0..cfg.num` in order with their generation-0 values and flushes: the untimed
-/// setup of the workloads that read or overwrite existing keys. `progress` is called with
-/// the number of keys written since its last call.
+/// Writes keys `0..cfg.num` in order with their generation-0 values, in batches of 1000
+/// ([`Engine::write_batch`]), and flushes: the untimed setup of the workloads that read or
+/// overwrite existing keys. `progress` is called with the number of keys written since its
+/// last call.
 pub fn fill(engine: &dyn Engine, cfg: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<()> {
     cfg.validate()?;
     let values = Values::new(cfg.value_size, cfg.seed);
-    let mut pending = 0;
-    for i in 0..cfg.num {
-        engine.put(&key(i), values.value(i, 0))?;
-        pending += 1;
-        if pending == PROGRESS_EVERY {
-            progress(pending);
-            pending = 0;
-        }
+    let mut lo = 0;
+    while lo < cfg.num {
+        let hi = (lo + FILL_BATCH).min(cfg.num);
+        let keys: Vec<[u8; 16]> = (lo..hi).map(key).collect();
+        let pairs: Vec<(&[u8], &[u8])> = keys
+            .iter()
+            .zip(lo..hi)
+            .map(|(k, i)| (&k[..], values.value(i, 0)))
+            .collect();
+        engine.write_batch(&pairs)?;
+        progress(hi - lo);
+        lo = hi;
     }
-    progress(pending);
     engine.flush()
 }
 
@@ -205,8 +224,27 @@ pub fn run(
     Ok(report)
 }
 
+/// Checks that a read of `k` found one of the values `allowed`; returns its length.
+fn check_read(
+    engine: &dyn Engine,
+    k: &[u8],
+    got: Option<Vec<u8>>,
+    allowed: &[&[u8]],
+) -> Result<usize> {
+    let reason = match got {
+        Some(v) if allowed.contains(&v.as_slice()) => return Ok(v.len()),
+        Some(v) => format!("a {}-byte value that is not the one written", v.len()),
+        None => "not found, but the fill wrote it".into(),
+    };
+    Err(Error::WrongResult {
+        engine: engine.name(),
+        key: String::from_utf8_lossy(k).into_owned(),
+        reason,
+    })
+}
+
 /// The share `0..total` of thread `t` of `n`: a contiguous slice.
-fn share(total: u64, t: usize, n: usize) -> (u64, u64) {
+pub(crate) fn share(total: u64, t: usize, n: usize) -> (u64, u64) {
     let (t, n) = (t as u64, n as u64);
     (total * t / n, total * (t + 1) / n)
 }
@@ -255,25 +293,64 @@ fn run_thread(
                 let at = Instant::now();
                 let got = engine.get(&k)?;
                 r.latency.record(at.elapsed());
-                match got {
-                    Some(v) if v == values.value(i, 0) => {
-                        r.found += 1;
-                        r.bytes += 16 + v.len() as u64;
-                    }
-                    Some(v) => {
-                        return Err(Error::WrongResult {
-                            engine: engine.name(),
-                            key: String::from_utf8_lossy(&k).into_owned(),
-                            reason: format!("a {}-byte value that is not the one written", v.len()),
-                        })
-                    }
-                    None => {
-                        return Err(Error::WrongResult {
-                            engine: engine.name(),
-                            key: String::from_utf8_lossy(&k).into_owned(),
-                            reason: "not found, but the fill wrote it".into(),
-                        })
-                    }
+                let v = check_read(engine, &k, got, &[values.value(i, 0)])?;
+                r.found += 1;
+                r.bytes += 16 + v as u64;
+                tick(&mut r, 1);
+            }
+        }
+        Workload::FillBatch => {
+            let mut op = lo;
+            while op < hi {
+                let end = (op + cfg.batch_size as u64).min(hi);
+                let idx: Vec<u64> = (op..end).map(|_| rng.below(cfg.num)).collect();
+                let keys: Vec<[u8; 16]> = idx.iter().map(|&i| key(i)).collect();
+                let pairs: Vec<(&[u8], &[u8])> = keys
+                    .iter()
+                    .zip(&idx)
+                    .map(|(k, &i)| (&k[..], values.value(i, 0)))
+                    .collect();
+                let at = Instant::now();
+                engine.write_batch(&pairs)?;
+                r.latency.record(at.elapsed());
+                r.bytes += (end - op) * (16 + vsize);
+                tick(&mut r, end - op);
+                op = end;
+            }
+        }
+        Workload::ReadMissing => {
+            for _ in lo..hi {
+                let k = missing_key(rng.below(cfg.num));
+                let at = Instant::now();
+                let got = engine.get(&k)?;
+                r.latency.record(at.elapsed());
+                if let Some(v) = got {
+                    return Err(Error::WrongResult {
+                        engine: engine.name(),
+                        key: String::from_utf8_lossy(&k).into_owned(),
+                        reason: format!("a {}-byte value for a key never written", v.len()),
+                    });
+                }
+                r.bytes += 16;
+                tick(&mut r, 1);
+            }
+        }
+        Workload::Mixed => {
+            for _ in lo..hi {
+                let i = rng.below(cfg.num);
+                let k = key(i);
+                if rng.below(10) == 0 {
+                    let at = Instant::now();
+                    engine.put(&k, values.value(i, 1))?;
+                    r.latency.record(at.elapsed());
+                    r.bytes += 16 + vsize;
+                } else {
+                    let at = Instant::now();
+                    let got = engine.get(&k)?;
+                    r.latency.record(at.elapsed());
+                    let v = check_read(engine, &k, got, &[values.value(i, 0), values.value(i, 1)])?;
+                    r.found += 1;
+                    r.bytes += 16 + v as u64;
                 }
                 tick(&mut r, 1);
             }

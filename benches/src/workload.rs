@@ -23,8 +23,16 @@ pub enum Workload {
     /// concurrent writers).
     FillSync,
     /// `num / scan_length` seeks to random existing keys, each reading `scan_length` pairs
-    /// (after the fill).
+    /// (after the fill): db_bench's `seekrandom` with a scan after each seek.
     Scan,
+    /// `num` gets of keys that do not exist but fall between existing ones
+    /// ([`missing_key`]), after the fill: what a bloom filter saves.
+    ReadMissing,
+    /// `num` puts of random keys in batches of `batch_size`, each batch one durable commit.
+    FillBatch,
+    /// `num` operations over the filled keys, 90% checked gets and 10% overwrites, shared by
+    /// the threads (the comparison runs it with 2).
+    Mixed,
 }
 
 impl Workload {
@@ -37,6 +45,9 @@ impl Workload {
         Workload::Overwrite,
         Workload::FillSync,
         Workload::Scan,
+        Workload::ReadMissing,
+        Workload::FillBatch,
+        Workload::Mixed,
     ];
 
     /// The name [`FromStr`] accepts.
@@ -49,6 +60,9 @@ impl Workload {
             Workload::Overwrite => "overwrite",
             Workload::FillSync => "fillsync",
             Workload::Scan => "scan",
+            Workload::ReadMissing => "readmissing",
+            Workload::FillBatch => "fillbatch",
+            Workload::Mixed => "mixed",
         }
     }
 
@@ -56,20 +70,30 @@ impl Workload {
     pub fn needs_fill(self) -> bool {
         matches!(
             self,
-            Workload::ReadRandom | Workload::ReadSeq | Workload::Overwrite | Workload::Scan
+            Workload::ReadRandom
+                | Workload::ReadSeq
+                | Workload::Overwrite
+                | Workload::Scan
+                | Workload::ReadMissing
+                | Workload::Mixed
         )
     }
 
-    /// Whether the engine must be opened with a durable write per put.
+    /// Whether the engine must be opened with a durable write per put (or per batch).
     pub fn sync_writes(self) -> bool {
-        self == Workload::FillSync
+        matches!(self, Workload::FillSync | Workload::FillBatch)
     }
 
     /// Whether the workload writes.
     pub fn writes(self) -> bool {
         matches!(
             self,
-            Workload::FillSeq | Workload::FillRandom | Workload::Overwrite | Workload::FillSync
+            Workload::FillSeq
+                | Workload::FillRandom
+                | Workload::Overwrite
+                | Workload::FillSync
+                | Workload::FillBatch
+                | Workload::Mixed
         )
     }
 }
@@ -108,6 +132,14 @@ pub fn key(i: u64) -> [u8; 16] {
         *b = b'0' + (x % 10) as u8;
         x /= 10;
     }
+    k
+}
+
+/// A key that no fill writes but that sorts between written ones: [`key`]`(i)` with its last
+/// digit replaced by `x` (after `...i9`, before the next ten), 16 bytes like every key.
+pub fn missing_key(i: u64) -> [u8; 16] {
+    let mut k = key(i);
+    k[15] = b'x';
     k
 }
 
@@ -163,6 +195,7 @@ mod tests {
     fn keys_sort_numerically_and_names_roundtrip() {
         assert_eq!(&key(42), b"0000000000000042");
         assert!(key(9) < key(10));
+        assert!(key(49) < missing_key(41) && missing_key(41) < key(50));
         for w in Workload::ALL {
             assert_eq!(w.name().parse::<Workload>().unwrap(), *w);
         }

@@ -10,11 +10,7 @@ fn run_one(workload: Workload, threads: usize) -> crate::BenchReport {
     opts.write_buffer_bytes = 64 << 10; // several flushes even in a small run
     let engine = EngineKind::KvStore.open(&opts).unwrap();
     let mut cfg = BenchConfig::new(workload);
-    cfg.num = if workload == Workload::FillSync {
-        200
-    } else {
-        3000
-    };
+    cfg.num = if workload.sync_writes() { 200 } else { 3000 };
     cfg.threads = threads;
     cfg.scan_length = 10;
     if workload.needs_fill() {
@@ -36,10 +32,20 @@ fn run_one(workload: Workload, threads: usize) -> crate::BenchReport {
         "{workload}: progress adds up"
     );
     assert_eq!(report.ops, cfg.ops(), "{workload}");
+    let latencies = if workload == Workload::FillBatch {
+        (0..threads)
+            .map(|t| {
+                let (lo, hi) = crate::runner::share(cfg.num, t, threads);
+                (hi - lo).div_ceil(cfg.batch_size as u64)
+            })
+            .sum()
+    } else {
+        report.ops
+    };
     assert_eq!(
         report.latency.count(),
-        report.ops,
-        "{workload}: one latency per op"
+        latencies,
+        "{workload}: one latency per op (per batch for fillbatch)"
     );
     assert!(report.bytes > 0);
     if workload.writes() {
@@ -48,6 +54,8 @@ fn run_one(workload: Workload, threads: usize) -> crate::BenchReport {
         if workload == Workload::FillSeq {
             assert_eq!(last.map(|v| v.len()), Some(cfg.value_size));
         }
+    } else if workload == Workload::ReadMissing {
+        assert_eq!(report.found, 0, "{workload}: no missing key is found");
     } else if workload != Workload::ReadSeq {
         assert_eq!(
             report.found, report.ops,
@@ -72,6 +80,8 @@ fn workloads_split_over_threads() {
         Workload::ReadRandom,
         Workload::ReadSeq,
         Workload::Scan,
+        Workload::Mixed,
+        Workload::FillBatch,
     ] {
         run_one(w, 3);
     }
@@ -92,5 +102,5 @@ fn readseq_reads_every_key_in_order() {
         .unwrap();
     let want: Vec<Vec<u8>> = (0..1000).map(|i| key(i).to_vec()).collect();
     assert_eq!(keys, want);
-    assert!("rocksdb".parse::<EngineKind>().is_err());
+    assert!("nope".parse::<EngineKind>().is_err());
 }
