@@ -17,7 +17,13 @@ Exit codes:
   2  usage error: unknown command or flag, missing argument, invalid hex, --dir that is a file,
      malformed input; nothing was written
   3  storage error: no store, store locked by another process, I/O error, corruption (run
-     `kv verify`), a verify that found problems, a crash demo that lost data
+     `kv verify`), a verify that found problems, a crash demo that lost data; with --cluster:
+     no node answered, no leader was reachable in time, or the cluster refused the request
+
+A replicated cluster: start nodes with `kv serve --dir D --id N --listen ADDR --raft-listen ADDR
+[--join ADDR]`, then `kv --cluster ADDR[,ADDR...] put|get|delete|scan` (writes and reads go
+through the leader; --stale-ok reads any node's own, possibly older, state) and
+`kv --cluster ADDR cluster status|add-learner|change-membership`. See docs/replication.md.
 
 New here? Run `kv tour`.";
 
@@ -37,6 +43,19 @@ pub struct Cli {
     /// Read keys and values as hex and print them as hex.
     #[arg(long, global = true)]
     pub hex: bool,
+    /// Talk to a replicated cluster at these client addresses instead of the local store
+    /// (put, get, delete, scan and `cluster ...`).
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        value_name = "ADDR[,ADDR...]"
+    )]
+    pub cluster: Vec<String>,
+    /// With --cluster: read the answering node's own state, which may lag the leader's,
+    /// instead of a linearizable read through the leader.
+    #[arg(long, global = true)]
+    pub stale_ok: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -102,9 +121,76 @@ pub enum Command {
     CrashDemo(CrashDemoArgs),
     /// A guided tour for newcomers: puts, gets, scans, flushes, stats, verify, a crash demo.
     Tour,
+    /// Run one node of a replicated cluster, its data in --dir, until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Inspect or change a replicated cluster (needs --cluster).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// The writer child of `crash-demo` (not for direct use).
     #[command(hide = true)]
     CrashWriter(CrashWriterArgs),
+}
+
+/// `kv serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The node's id: unique in the cluster, never reused.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub id: u64,
+    /// Client API address to listen on (host:port; port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: String,
+    /// Raft traffic address to listen on (host:port).
+    #[arg(long, value_name = "ADDR")]
+    pub raft_listen: String,
+    /// Client address(es) of running members to join through; without it, a node with an
+    /// empty --dir starts a new one-node cluster.
+    #[arg(long, value_delimiter = ',', value_name = "ADDR[,ADDR...]")]
+    pub join: Vec<String>,
+}
+
+/// `kv cluster`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Members, leader, term and log positions, as the leader sees them.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a node (already running `kv serve`) as a learner; returns once it has caught up.
+    AddLearner {
+        /// The new node's id.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        id: u64,
+        /// Its client API address.
+        #[arg(long, value_name = "ADDR")]
+        api: String,
+        /// Its Raft address.
+        #[arg(long, value_name = "ADDR")]
+        raft: String,
+    },
+    /// Change the voters: exactly --voters, or --add learners as voters, or --remove voters.
+    #[command(group(clap::ArgGroup::new("change").required(true).args(["voters", "add", "remove"])))]
+    ChangeMembership {
+        /// Make exactly these the voters.
+        #[arg(long, value_delimiter = ',', value_name = "ID[,ID...]", conflicts_with_all = ["add", "remove"])]
+        voters: Vec<u64>,
+        /// Promote these learners to voters.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_name = "ID[,ID...]",
+            conflicts_with = "remove"
+        )]
+        add: Vec<u64>,
+        /// Remove these voters.
+        #[arg(long, value_delimiter = ',', value_name = "ID[,ID...]")]
+        remove: Vec<u64>,
+        /// Drop removed voters from the cluster entirely instead of keeping them as learners.
+        #[arg(long)]
+        no_retain: bool,
+    },
 }
 
 /// `kv scan`.

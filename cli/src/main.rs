@@ -14,10 +14,71 @@ use args::{Cli, Command, DumpCommand};
 use bytes::Spelling;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
-use commands::{bench, crash_demo, data, dump, load, maintenance, stats, tour, verify};
+use commands::remote::{self, Remote};
+use commands::{
+    bench, cluster, crash_demo, data, dump, load, maintenance, serve, stats, tour, verify,
+};
 use failure::{Failure, Outcome};
 
+/// The command's name as typed (for messages).
+fn name(c: &Command) -> &'static str {
+    match c {
+        Command::Put { .. } => "put",
+        Command::Get { .. } => "get",
+        Command::Delete { .. } => "delete",
+        Command::Scan(_) => "scan",
+        Command::Load(_) => "load",
+        Command::Stats { .. } => "stats",
+        Command::Flush => "flush",
+        Command::Compact { .. } => "compact",
+        Command::Checkpoint { .. } => "checkpoint",
+        Command::Verify => "verify",
+        Command::Dump(_) => "dump",
+        Command::Bench(_) => "bench",
+        Command::CrashDemo(_) => "crash-demo",
+        Command::Tour => "tour",
+        Command::Serve(_) => "serve",
+        Command::Cluster(_) => "cluster",
+        Command::CrashWriter(_) => "crash-writer",
+    }
+}
+
+/// `kv --cluster ...`: put, get, delete, scan and `cluster ...` go to the cluster; every
+/// other command works on a local store only.
+fn run_remote(cli: &Cli) -> Outcome {
+    let sp = Spelling::new(cli.hex);
+    let r = Remote {
+        addrs: &cli.cluster,
+        stale_ok: cli.stale_ok,
+    };
+    if let Some(bad) = cli.cluster.iter().find(|a| a.trim().is_empty()) {
+        return Err(Failure::usage(format!(
+            "--cluster: empty address {bad:?} (expected ADDR[,ADDR...])"
+        )));
+    }
+    if cli.stale_ok && !matches!(cli.command, Command::Get { .. } | Command::Scan(_)) {
+        return Err(Failure::usage("--stale-ok applies to get and scan only"));
+    }
+    match &cli.command {
+        Command::Put { key, value } => remote::put(&r, sp, key, value),
+        Command::Get { key, json } => remote::get(&r, sp, key, *json),
+        Command::Delete { key } => remote::delete(&r, sp, key),
+        Command::Scan(a) => remote::scan(&r, sp, a),
+        Command::Cluster(c) => cluster::cluster(&r, c),
+        other => Err(Failure::usage(format!(
+            "`kv {}` works on a local store (--dir) and cannot be combined with --cluster",
+            name(other)
+        ))),
+    }
+}
+
 fn run(cli: &Cli, dir_explicit: bool) -> Outcome {
+    if !cli.cluster.is_empty() {
+        return run_remote(cli);
+    }
+    if cli.stale_ok {
+        return Err(Failure::usage("--stale-ok needs --cluster ADDR[,ADDR...]"));
+    }
     let dir = cli.dir.as_path();
     let sp = Spelling::new(cli.hex);
     match &cli.command {
@@ -38,6 +99,10 @@ fn run(cli: &Cli, dir_explicit: bool) -> Outcome {
         Command::CrashDemo(a) => crash_demo::crash_demo(dir, dir_explicit, a),
         Command::Tour => tour::tour(dir, dir_explicit),
         Command::CrashWriter(a) => crash_demo::writer(dir, a),
+        Command::Serve(a) => serve::serve(dir, a),
+        Command::Cluster(_) => Err(Failure::usage(
+            "`kv cluster` needs --cluster ADDR[,ADDR...] (the client address of any member)",
+        )),
     }
 }
 

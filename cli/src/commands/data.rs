@@ -11,12 +11,22 @@ use std::path::Path;
 
 type Pair = (Vec<u8>, Vec<u8>);
 
+/// A key range: `Included`/`Unbounded` below, `Excluded`/`Unbounded` above.
+pub(crate) type Range = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 use crate::failure::out_err;
 
 /// `kv put KEY VALUE` (VALUE `-`: stdin).
 pub fn put(dir: &Path, sp: Spelling, key: &OsStr, value: &OsStr) -> Outcome {
     let key = sp.arg("KEY", key).map_err(Failure::usage)?;
-    let value = if value == "-" {
+    let value = read_value(sp, value)?;
+    let db = store::open_or_create(dir)?;
+    db.put(&key, &value).map_err(|e| Failure::from_db(dir, e))
+}
+
+/// `kv put`'s VALUE argument as bytes (`-`: all of stdin).
+pub(crate) fn read_value(sp: Spelling, value: &OsStr) -> Outcome<Vec<u8>> {
+    Ok(if value == "-" {
         let mut raw = Vec::new();
         std::io::stdin()
             .read_to_end(&mut raw)
@@ -28,9 +38,7 @@ pub fn put(dir: &Path, sp: Spelling, key: &OsStr, value: &OsStr) -> Outcome {
         }
     } else {
         sp.arg("VALUE", value).map_err(Failure::usage)?
-    };
-    let db = store::open_or_create(dir)?;
-    db.put(&key, &value).map_err(|e| Failure::from_db(dir, e))
+    })
 }
 
 /// `kv get KEY`.
@@ -41,12 +49,7 @@ pub fn get(dir: &Path, sp: Spelling, key: &OsStr, json: bool) -> Outcome {
         .get(&key)
         .map_err(|e| Failure::from_db(dir, e))?
         .ok_or(Failure::NotFound)?;
-    let mut out = std::io::stdout().lock();
-    if json {
-        writeln!(out, "{}", json_pair(sp, &key, &value)).map_err(out_err)
-    } else {
-        writeln!(out, "{}", sp.show(&value)).map_err(out_err)
-    }
+    print_value(sp, &key, &value, json)
 }
 
 /// `kv delete KEY`.
@@ -81,8 +84,9 @@ fn min_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
     }
 }
 
-/// `kv scan`.
-pub fn scan(dir: &Path, sp: Spelling, a: &ScanArgs) -> Outcome {
+/// The key range `kv scan`'s --from, --to and --prefix select: `Included` or `Unbounded`
+/// below, `Excluded` or `Unbounded` above.
+pub(crate) fn scan_bounds(sp: Spelling, a: &ScanArgs) -> Outcome<Range> {
     let parse = |what: &str, v: &Option<std::ffi::OsString>| -> Outcome<Option<Vec<u8>>> {
         v.as_deref()
             .map(|s| sp.arg(what, s).map_err(Failure::usage))
@@ -98,6 +102,40 @@ pub fn scan(dir: &Path, sp: Spelling, a: &ScanArgs) -> Outcome {
         lower = max_lower(lower, pl);
         upper = min_upper(upper, pu);
     }
+    Ok((lower, upper))
+}
+
+/// Prints scanned pairs, one per line (or one JSON object per line).
+pub(crate) fn print_pairs(
+    sp: Spelling,
+    json: bool,
+    items: impl Iterator<Item = Outcome<Pair>>,
+) -> Outcome {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for item in items {
+        let (k, v) = item?;
+        if json {
+            writeln!(out, "{}", json_pair(sp, &k, &v)).map_err(out_err)?;
+        } else {
+            writeln!(out, "{}\t{}", sp.show(&k), sp.show(&v)).map_err(out_err)?;
+        }
+    }
+    out.flush().map_err(out_err)
+}
+
+/// Prints a value read by `kv get`.
+pub(crate) fn print_value(sp: Spelling, key: &[u8], value: &[u8], json: bool) -> Outcome {
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", json_pair(sp, key, value)).map_err(out_err)
+    } else {
+        writeln!(out, "{}", sp.show(value)).map_err(out_err)
+    }
+}
+
+/// `kv scan`.
+pub fn scan(dir: &Path, sp: Spelling, a: &ScanArgs) -> Outcome {
+    let (lower, upper) = scan_bounds(sp, a)?;
     let db = store::open_existing(dir)?;
     let iter = db.range((lower, upper));
     let limit = a.limit.unwrap_or(usize::MAX);
@@ -106,16 +144,11 @@ pub fn scan(dir: &Path, sp: Spelling, a: &ScanArgs) -> Outcome {
     } else {
         Box::new(iter.take(limit))
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for item in items {
-        let (k, v) = item.map_err(|e| Failure::from_db(dir, e))?;
-        if a.json {
-            writeln!(out, "{}", json_pair(sp, &k, &v)).map_err(out_err)?;
-        } else {
-            writeln!(out, "{}\t{}", sp.show(&k), sp.show(&v)).map_err(out_err)?;
-        }
-    }
-    out.flush().map_err(out_err)
+    print_pairs(
+        sp,
+        a.json,
+        items.map(|i| i.map_err(|e| Failure::from_db(dir, e))),
+    )
 }
 
 #[cfg(test)]
