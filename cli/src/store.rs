@@ -13,7 +13,7 @@ pub fn fs() -> Arc<dyn FileSystem> {
 }
 
 /// Refuses a `--dir` that exists but is not a directory.
-pub fn check_dir(dir: &Path) -> Outcome {
+pub fn check_not_file(dir: &Path) -> Outcome {
     if dir.exists() && !dir.is_dir() {
         return Err(Failure::usage(format!(
             "--dir {} is a file, not a store directory",
@@ -21,6 +21,24 @@ pub fn check_dir(dir: &Path) -> Outcome {
         )));
     }
     Ok(())
+}
+
+/// Refuses a `--dir` that is not a directory, or that is a replicated node's (`kv serve`):
+/// its data is reached through the cluster, and a local store must not be made inside it.
+pub fn check_dir(dir: &Path) -> Outcome {
+    check_not_file(dir)?;
+    if is_node_dir(dir) {
+        return Err(Failure::usage(format!(
+            "--dir {} belongs to a replicated node (`kv serve`); reach its data with `kv --cluster ADDR ...`",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `dir` holds a replicated node's state (its Raft log or state-machine pointer).
+pub fn is_node_dir(dir: &Path) -> bool {
+    dir.join("raft-log").is_dir() || dir.join(replication::format::SM_POINTER_FILE).is_file()
 }
 
 /// Whether `dir` holds a store (it has a CURRENT file).

@@ -338,7 +338,7 @@ fn three_kv_serve_processes_form_a_cluster_and_survive_sigkill_of_the_leader() {
     );
     kvc(root, &all, &["get", "greeting"]).expect(1);
 
-    // The survivors logged nothing alarming; dropping `nodes` and `killed` kills and reaps all.
+    // The survivors logged nothing alarming.
     for n in &nodes {
         assert!(
             std::fs::read_to_string(&n.stderr).unwrap().is_empty(),
@@ -346,4 +346,62 @@ fn three_kv_serve_processes_form_a_cluster_and_survive_sigkill_of_the_leader() {
             n.id
         );
     }
+
+    // A node's directory is not a local store: local commands refuse it and change nothing.
+    let n1 = root.join("n1");
+    drop(killed);
+    drop(nodes);
+    let before = files(&n1);
+    for args in [&["put", "a", "b"][..], &["get", "a"], &["load", "-"]] {
+        let r = kv(&n1, args).expect(2);
+        assert!(
+            r.one_line_error().contains("replicated node"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(
+        before == files(&n1),
+        "a refused command changed the node's files"
+    );
+}
+
+#[test]
+fn serve_refuses_bad_input_and_changes_nothing() {
+    let tmp = store_with(&[("a", "1")], true);
+    let dir = db(&tmp);
+    let before = files(&dir);
+    let serve = [
+        "serve",
+        "--id",
+        "1",
+        "--raft-listen",
+        "127.0.0.1:0",
+        "--listen",
+    ];
+    let refused = |extra: &[&str], needle: &str| {
+        let mut args = serve.to_vec();
+        args.extend_from_slice(extra);
+        let r = kv(&dir, &args).expect(2);
+        assert!(r.one_line_error().contains(needle), "{}", r.stderr);
+    };
+    refused(&["127.0.0.1:0"], "holds a local store");
+    refused(&["no-port"], "not a host:port");
+    refused(&["127.0.0.1:0", "--cluster", "127.0.0.1:1"], "--cluster");
+    refused(&["127.0.0.1:0", "--stale-ok"], "--stale-ok");
+    let r = kv(
+        &dir,
+        &[
+            "serve",
+            "--id",
+            "0",
+            "--listen",
+            "x:1",
+            "--raft-listen",
+            "x:2",
+        ],
+    )
+    .expect(2);
+    assert!(r.one_line_error().contains("--id"), "{}", r.stderr);
+    assert!(before == files(&dir), "a refused serve changed the store");
 }

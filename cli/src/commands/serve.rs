@@ -11,12 +11,18 @@ use std::path::Path;
 
 /// `kv serve`.
 pub fn serve(dir: &Path, a: &ServeArgs) -> Outcome {
-    store::check_dir(dir)?;
     for (flag, addr) in [("--listen", &a.listen), ("--raft-listen", &a.raft_listen)]
         .into_iter()
         .chain(a.join.iter().map(|j| ("--join", j)))
     {
         check_addr(flag, addr)?;
+    }
+    store::check_not_file(dir)?;
+    if store::has_store(dir) {
+        return Err(Failure::usage(format!(
+            "--dir {} holds a local store; a node needs a directory of its own (empty, or a node's)",
+            dir.display()
+        )));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
