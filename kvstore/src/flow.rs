@@ -25,7 +25,13 @@ const STOP: u64 = u64::MAX;
 impl Engine {
     /// Recomputes the write pressure from the current version. Call after installing a
     /// version, then wake `compact_cv` (under its lock) so stopped writers look again.
+    ///
+    /// Runs under the version set's lock, like every install: two refreshes racing with an
+    /// install cannot store their results out of order (a stale "stop" stored after a fresher
+    /// "none" would stop writers with nothing left for compaction to do). Callers must not
+    /// hold `versions`.
     pub(crate) fn refresh_pressure(&self) {
+        let _versions = lock(&self.versions);
         let version = self.read_state().version.clone();
         let code = match levels_of(&version) {
             Ok(levels) => match write_pressure(&levels, &self.copts) {
@@ -66,6 +72,8 @@ impl Engine {
             if st.shutdown {
                 break Err(Error::Closed);
             }
+            // Recomputed rather than only loaded: the wait never rests on a stale value.
+            self.refresh_pressure();
             if self.pressure.load(Ordering::SeqCst) != STOP {
                 break Ok(());
             }
