@@ -79,8 +79,9 @@ fn wal_disk_use_stays_bounded() {
     );
     assert!(s.flushes >= 8, "{} flushes", s.flushes);
     assert!(max_segments <= 4, "WAL grew to {max_segments} segments");
+    // The active segment may carry the WAL's zero-filled preallocated tail (one step).
     assert!(
-        max_bytes <= 5 * memtable as u64,
+        max_bytes <= 5 * memtable as u64 + wal::PREALLOCATE_STEP,
         "WAL grew to {max_bytes} bytes for a {memtable}-byte memtable"
     );
     db.flush().unwrap();
