@@ -16,6 +16,7 @@
 use crate::engine::{lock, Engine};
 use crate::error::{Error, Result};
 use crate::Position;
+use tokio::sync::watch;
 
 /// The `written` watermark and who is writing.
 pub(crate) struct WriteState {
@@ -31,6 +32,24 @@ enum Round {
     Wrote,
     /// The log is closed: nothing is left to write.
     Closed,
+    /// A rotation is sealing the previous segment (only when asked not to block): the
+    /// receiver sees a change once the seal is over.
+    Sealing(watch::Receiver<u64>),
+}
+
+/// The leadership of a round: ends it (wakes the followers) when dropped, also if an async
+/// leader's future is dropped while it waits out a seal.
+struct Leader<'a> {
+    engine: &'a Engine,
+    ended: bool,
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.engine.mark_written(None, true);
+        }
+    }
 }
 
 impl Engine {
@@ -43,12 +62,18 @@ impl Engine {
         }
     }
 
-    /// Writes the active segment's buffer (waiting out a seal), raises `written` to the log's
-    /// end and ends the round, all under the state lock (so that a `truncate_after`, which
-    /// lowers `written`, cannot come between the write and the raise).
-    fn write_round(&self) -> Result<Round> {
+    /// Writes the active segment's buffer, raises `written` to the log's end and ends the
+    /// round, all under the state lock (so that a `truncate_after`, which lowers `written`,
+    /// cannot come between the write and the raise). During a seal it waits (`block`) or
+    /// returns `Round::Sealing`.
+    fn write_round(&self, leader: &mut Leader<'_>, block: bool) -> Result<Round> {
         let mut st = lock(&self.state);
         while st.sealing && self.poison.get().is_none() {
+            if !block {
+                // Subscribed under the state lock, which the seal's end takes before it
+                // signals: the change cannot be missed.
+                return Ok(Round::Sealing(self.written_tx.subscribe()));
+            }
             st = self.seal_cv.wait(st).unwrap_or_else(|e| e.into_inner());
         }
         self.poisoned()?;
@@ -61,6 +86,7 @@ impl Engine {
         let end = active.end_position();
         st.unflushed_since = None;
         self.mark_written(Some(end), true);
+        leader.ended = true;
         Ok(Round::Wrote)
     }
 
@@ -87,22 +113,51 @@ impl Engine {
         self.written_tx.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// The leader's part: one round, then the verdict for `p`.
-    fn lead(&self, p: Position) -> Result<()> {
-        let round = self.write_round();
-        if !matches!(round, Ok(Round::Wrote)) {
-            self.mark_written(None, true);
-        }
+    /// The verdict for `p` after a leader's round (not `Sealing`).
+    fn verdict(&self, round: Result<Round>, p: Position) -> Result<()> {
         match round? {
             // The whole log is written now: `p` is covered, or it is no longer in the log
             // (a `truncate_after` dropped it), and there is nothing left to wait for.
             Round::Wrote => Ok(()),
-            Round::Closed => {
+            Round::Closed | Round::Sealing(_) => {
                 if lock(&self.wstate).written > p {
                     Ok(())
                 } else {
                     self.poisoned()?;
                     Err(Error::Closed)
+                }
+            }
+        }
+    }
+
+    /// The blocking leader's part: one round (waiting out a seal), then the verdict for `p`.
+    fn lead(&self, p: Position) -> Result<()> {
+        let mut leader = Leader {
+            engine: self,
+            ended: false,
+        };
+        let round = self.write_round(&mut leader, true);
+        drop(leader);
+        self.verdict(round, p)
+    }
+
+    /// The async leader's part: as [`lead`](Engine::lead), but a seal (an fdatasync) is
+    /// awaited, not waited for on the runtime thread.
+    async fn lead_async(&self, p: Position) -> Result<()> {
+        let mut leader = Leader {
+            engine: self,
+            ended: false,
+        };
+        loop {
+            match self.write_round(&mut leader, false) {
+                Ok(Round::Sealing(mut rx)) => {
+                    if rx.changed().await.is_err() {
+                        return Err(Error::Closed);
+                    }
+                }
+                round => {
+                    drop(leader);
+                    return self.verdict(round, p);
                 }
             }
         }
@@ -129,26 +184,69 @@ impl Engine {
 
     /// [`wait_written`](Engine::wait_written) for the async face: a follower awaits the
     /// leader's round without blocking its runtime thread; a leader writes on the caller's
-    /// task (one `write` system call, never an fsync).
+    /// task (one `write` system call, never an fsync; a seal in progress is awaited).
     pub async fn wait_written_async(&self, p: Position) -> Result<()> {
         loop {
-            let mut rx = {
+            let follow = {
                 let mut w = lock(&self.wstate);
                 if w.written > p {
                     return Ok(());
                 }
                 self.poisoned()?;
-                if !w.leader {
+                if w.leader {
+                    // Subscribed under the lock: the leader's end of round is seen as a change.
+                    Some(self.written_tx.subscribe())
+                } else {
                     w.leader = true;
-                    drop(w);
-                    return self.lead(p);
+                    None
                 }
-                // Subscribed under the lock: the leader's end of round is seen as a change.
-                self.written_tx.subscribe()
             };
-            if rx.changed().await.is_err() {
-                return Err(Error::Closed);
+            match follow {
+                Some(mut rx) => {
+                    if rx.changed().await.is_err() {
+                        return Err(Error::Closed);
+                    }
+                }
+                None => return self.lead_async(p).await,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FsyncPolicy, Record, WalConfig};
+    use common::MemFs;
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    #[test]
+    fn a_leader_dropped_while_a_seal_is_in_progress_hands_the_round_on() {
+        let fs = MemFs::new();
+        let config = WalConfig {
+            dir: "/w".into(),
+            fs: fs.shared(),
+            fsync_policy: FsyncPolicy::Os,
+            ..Default::default()
+        };
+        let (engine, _) = Engine::open(config).unwrap();
+        let mut pos = Position::start();
+        engine
+            .append(&[Record::put("k", "v")], |p| pos = p)
+            .unwrap();
+        lock(&engine.state).sealing = true; // as if a rotation were sealing
+        {
+            let mut fut = std::pin::pin!(engine.wait_written_async(pos));
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+            assert!(lock(&engine.wstate).leader, "it leads the round");
+        } // dropped while it waits out the seal
+        assert!(!lock(&engine.wstate).leader, "the round was handed on");
+        lock(&engine.state).sealing = false;
+        engine.seal_cv.notify_all();
+        engine.wait_written(pos).unwrap();
+        assert!(lock(&engine.wstate).written > pos);
+        engine.close().unwrap();
     }
 }

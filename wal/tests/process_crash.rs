@@ -71,12 +71,17 @@ fn blocking_appenders_acknowledged_records_survive_a_process_crash() {
 fn async_appenders_acknowledged_records_survive_a_process_crash() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .enable_all()
         .build()
         .unwrap();
     for policy in POLICIES {
         let mem = MemFs::new();
         let faulty = FaultyFs::new(mem.shared());
-        let cfg = crash_config(&mem, &faulty, policy);
+        // Small segments: many rotations, so leaders also meet seals in progress.
+        let cfg = WalConfig {
+            segment_size_bytes: 4096,
+            ..crash_config(&mem, &faulty, policy)
+        };
         let acked: Vec<Vec<u8>> = rt.block_on(async move {
             let (wal, _) = wal::Wal::open(cfg).await.unwrap();
             let tasks: Vec<_> = (0..8)
@@ -99,16 +104,36 @@ fn async_appenders_acknowledged_records_survive_a_process_crash() {
                     })
                 })
                 .collect();
+            // Appends given up after one poll: a leader dropped mid-round (waiting out a
+            // seal) must hand the round on, or the other tasks would never finish.
+            let impatient = {
+                let wal = wal.clone();
+                tokio::spawn(async move {
+                    let mut acked = Vec::new();
+                    for i in 0..300 {
+                        let key = format!("impatient-{i}");
+                        let r = Record::put(&key, [1u8; 40]);
+                        let append = wal.append(&r);
+                        if let Ok(res) = tokio::time::timeout(Duration::ZERO, append).await {
+                            res.unwrap();
+                            acked.push(key.into_bytes());
+                        }
+                    }
+                    acked
+                })
+            };
             let mut all = Vec::new();
             for t in tasks {
                 all.extend(t.await.unwrap());
             }
+            let impatient = impatient.await.unwrap();
             faulty.freeze();
             drop(wal);
+            assert_eq!(all.len(), 800);
+            all.extend(impatient);
             all
         });
         let got = key_set(&mem, policy);
-        assert_eq!(acked.len(), 800);
         for k in &acked {
             assert!(got.contains(k), "{policy:?}: acknowledged {k:?} lost");
         }
