@@ -78,3 +78,9 @@ pub use read::{DbIter, KeyRange};
 pub use snapshot::Snapshot;
 pub use sstable::TableOptions;
 pub use stats::{LevelStats, Stats};
+
+/// The README's Rust examples (the engine and the WAL quickstarts), compiled and run as doctests
+/// so the first page a user reads never rots.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
