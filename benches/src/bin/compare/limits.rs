@@ -78,6 +78,20 @@ pub fn measure(dir: &Path, seq_mib: u64, ops: u64) -> std::io::Result<Limits> {
     })
 }
 
+impl Limits {
+    /// The higher of each figure in `self` and `other` (a shared machine's ceiling is what it
+    /// reached when least disturbed).
+    pub fn best(self, other: Limits) -> Limits {
+        Limits {
+            seq_mib_per_sec: self.seq_mib_per_sec.max(other.seq_mib_per_sec),
+            append_sync_per_sec: self.append_sync_per_sec.max(other.append_sync_per_sec),
+            overwrite_sync_per_sec: self
+                .overwrite_sync_per_sec
+                .max(other.overwrite_sync_per_sec),
+        }
+    }
+}
+
 impl fmt::Display for Limits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "machine limits:")?;

@@ -90,6 +90,14 @@ fn all(args: &Args) -> Result<(), String> {
         root.display()
     );
     println!("each engine and case runs in its own process; durable cases (fillsync, fillbatch) open every engine with a durable write/commit, the others with durability on sync only (one sync at the end)");
+    let before = if args.no_limits {
+        None
+    } else {
+        let l = limits::measure(&root, args.limits_mb, args.limits_ops)
+            .map_err(|e| format!("limits: {e}"))?;
+        println!("before the engines: {l}");
+        Some(l)
+    };
     let mut rows: Vec<Row> = Vec::new();
     let mut seen_settings: Vec<String> = Vec::new();
     for kind in &engines {
@@ -123,13 +131,16 @@ fn all(args: &Args) -> Result<(), String> {
             }
         }
     }
-    let limits = if args.no_limits {
-        None
-    } else {
-        let l = limits::measure(&root, args.limits_mb, args.limits_ops)
-            .map_err(|e| format!("limits: {e}"))?;
-        println!("\n{l}");
-        Some(l)
+    let limits = match before {
+        None => None,
+        Some(before) => {
+            let l = limits::measure(&root, args.limits_mb, args.limits_ops)
+                .map_err(|e| format!("limits: {e}"))?;
+            println!("\nafter the engines: {l}");
+            let best = before.best(l);
+            println!("best of the two (used below): {best}");
+            Some(best)
+        }
     };
     if !args.no_recovery {
         let mut child = args.child_args(benches::EngineKind::KvStore, &args::Case::ALL[0], &root);
