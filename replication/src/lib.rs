@@ -52,7 +52,8 @@ pub use log_store::WalLogStore;
 pub use node::{open_storage, Node, NodeConfig, RaftSettings};
 pub use service::status_of;
 pub use state_machine::{
-    ApplyStats, KvStateMachine, LAST_APPLIED_KEY, MEMBERSHIP_KEY, RESERVED_PREFIX, SNAPSHOT_FILE,
+    ApplyStats, KvStateMachine, LAST_APPLIED_KEY, MAX_ENTRY_BYTES, MEMBERSHIP_KEY, RESERVED_PREFIX,
+    SNAPSHOT_FILE,
 };
 pub use types::{
     Entry, LogId, NodeAddr, NodeId, Raft, Request, Snapshot, SnapshotMeta, StoredMembership,

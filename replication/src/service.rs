@@ -4,7 +4,7 @@
 
 use crate::api::{ApiReply, ApiRequest, ClusterStatus, MembershipChange, RaftRpc, RaftRpcReply};
 use crate::error::Error;
-use crate::state_machine::{KvStateMachine, RESERVED_PREFIX};
+use crate::state_machine::{KvStateMachine, MAX_ENTRY_BYTES, RESERVED_PREFIX};
 use crate::types::{Raft, Request, Snapshot, TypeConfig};
 use crate::wire::{read_frame, write_frame};
 use openraft::error::{ClientWriteError, ForwardToLeader, LinearizableReadError, RaftError};
@@ -135,6 +135,15 @@ async fn handle_api(req: ApiRequest, raft: &Raft, sm: &KvStateMachine) -> ApiRep
     match req {
         ApiRequest::Put { key, .. } | ApiRequest::Delete { key } if reserved(&key) => {
             ApiReply::Error(Error::ReservedKey.to_string())
+        }
+        ApiRequest::Put { key, value } if (key.len() + value.len()) as u64 > MAX_ENTRY_BYTES => {
+            ApiReply::Error(
+                Error::Invalid(format!(
+                    "key + value is {} bytes; the replicated store takes at most {MAX_ENTRY_BYTES}",
+                    key.len() + value.len()
+                ))
+                .to_string(),
+            )
         }
         ApiRequest::Put { key, value } => {
             match raft.client_write(Request::Put { key, value }).await {

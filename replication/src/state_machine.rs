@@ -33,6 +33,10 @@ pub const RESERVED_PREFIX: &[u8] = b"\x00raft/";
 pub const LAST_APPLIED_KEY: &[u8] = b"\x00raft/last_applied";
 /// The last applied membership with its log id (JSON).
 pub const MEMBERSHIP_KEY: &[u8] = b"\x00raft/membership";
+/// The largest key + value a client may write. Checked before an entry is proposed, so that no
+/// committed entry can be refused when it is applied (which would stop the state machine), and
+/// kept well under the Raft log's record limit, since entries are JSON (about 4 bytes a byte).
+pub const MAX_ENTRY_BYTES: u64 = 4 << 20;
 /// Name of the file holding the current snapshot.
 pub const SNAPSHOT_FILE: &str = "SNAPSHOT";
 /// Pairs written per batch while installing a snapshot.
@@ -83,6 +87,7 @@ fn open_db(fs: &Arc<dyn FileSystem>, dir: &Path, memtable_size_bytes: usize) -> 
     Ok(Db::builder(dir)
         .fs(fs.clone())
         .memtable_size_bytes(memtable_size_bytes)
+        .max_value_bytes(MAX_ENTRY_BYTES)
         .fsync_policy(FsyncPolicy::Batch(Duration::from_millis(5)))
         .open()?)
 }

@@ -61,6 +61,18 @@ async fn join_shrink_refuse_reserved_keys_and_restart_on_the_same_addresses() {
         client.put(b"\x00raft/last_applied", b"x").await,
         Err(Error::Raft(_))
     ));
+    // An entry the store would refuse at apply time is refused before it is proposed, and the
+    // cluster keeps serving.
+    let too_big = vec![7u8; replication::MAX_ENTRY_BYTES as usize];
+    assert!(matches!(
+        client.put(b"big", &too_big).await,
+        Err(Error::Raft(_))
+    ));
+    client.put(b"after-big", b"ok").await.unwrap();
+    assert_eq!(
+        client.get(b"after-big", false).await.unwrap(),
+        Some(b"ok".to_vec())
+    );
 
     // Shrink to {1, 2}; node 3 is removed entirely and stopped.
     client
