@@ -240,12 +240,17 @@ impl BlobStore {
         &self.wal_dir
     }
 
-    /// The bytes in the log's segments.
+    /// The bytes of log data: whole sealed segments, plus the active segment up to the
+    /// append position (its file may be longer: the WAL keeps zero-filled space preallocated
+    /// ahead of the writer, which holds no data).
     pub fn log_bytes(&self) -> Result<u64> {
+        let here = self.wal.current_position();
         let mut total = 0;
         for name in self.fs.list_dir(&self.wal_dir)? {
-            if wal::format::parse_segment_file_name(&name).is_some() {
-                total += self.fs.file_size(&self.wal_dir.join(name))?;
+            match wal::format::parse_segment_file_name(&name) {
+                Some(id) if id == here.segment_id() => total += here.offset(),
+                Some(_) => total += self.fs.file_size(&self.wal_dir.join(name))?,
+                None => {}
             }
         }
         Ok(total)
