@@ -531,7 +531,8 @@ pub(crate) mod tests {
         all
     }
 
-    fn merge_of(
+    /// A merge over `children` (newest first); with `failing`, child `.0` fails at step `.1`.
+    pub(crate) fn merge_of(
         children: &[Vec<(InternalKey, Vec<u8>)>],
         failing: Option<(usize, usize, Arc<AtomicUsize>)>,
     ) -> MergingIterator<Boom> {

@@ -282,7 +282,7 @@ pub fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::tests::{kind, user_key, Boom, VecIter};
+    use crate::merge::tests::{kind, merge_of, user_key, Boom};
     use crate::MergingIterator;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
@@ -350,21 +350,8 @@ mod tests {
         upper: &Bound<Vec<u8>>,
         failing: Option<(usize, usize, Arc<AtomicUsize>)>,
     ) -> VisibleIter<MergingIterator<Boom>> {
-        let boxed = children
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut it = VecIter::new(c.clone());
-                if let Some((child, at, failures)) = &failing {
-                    if *child == i {
-                        it = it.failing(*at, Arc::clone(failures));
-                    }
-                }
-                Box::new(it) as Box<dyn InternalIterator<Error = Boom>>
-            })
-            .collect();
         VisibleIter::new(
-            MergingIterator::new(boxed),
+            merge_of(children, failing),
             snapshot,
             lower.clone(),
             upper.clone(),
