@@ -80,12 +80,16 @@ async fn a_purge_past_the_last_entry_leaves_the_right_log_state_after_a_restart(
     log.purge(log_id(1, 250)).await.unwrap(); // a snapshot installed beyond our log
     let after_purge = files(&fs);
     assert!(
-        before_purge >= 3,
+        before_purge >= 5,
         "the test needs several segments, has {before_purge} files"
     );
-    assert_eq!(
-        after_purge, 2,
-        "purge must leave only the active segment and LOCK"
+    // The purge marker lands in the active segment, so that segment stays. The WAL's sync
+    // thread rotates a full segment in the background, and it may do so just after the
+    // marker was written: then the marker's segment and a fresh active one both remain.
+    assert!(
+        (2..=3).contains(&after_purge),
+        "purge must leave only LOCK, the marker's segment and maybe a fresh active one; \
+         {after_purge} files remain of {before_purge}"
     );
 
     let fs = fs.crash();
