@@ -2,7 +2,7 @@
 //!
 //! The cursor owns an `Arc<MemTable>`, so it is `'static` and can outlive the engine's lock on
 //! the memtable list. A skip-list entry borrows the map, so the cursor cannot hold one; instead it
-//! copies a small window of consecutive entries (key clone, value `Arc` clone) into a buffer and
+//! copies a small window of consecutive entries (key copy, value `Arc` clone) into a buffer and
 //! walks the buffer. When it walks off either end, it refills from the skip list starting just
 //! past the window's edge key (`lower_bound(Excluded(last))` forward, `upper_bound(Excluded(first))`
 //! backward). The window starts at [`MIN_WINDOW`] entries after a seek and doubles with every
@@ -12,7 +12,7 @@
 //! Entries inserted while a cursor walks are seen if they fall beyond the current window and not
 //! otherwise; either way the cursor yields entries in strictly increasing (or decreasing) order.
 
-use crate::key::{KeyView, LookupKey};
+use crate::key::{KeyView, LookupKey, MemKey};
 use crate::memtable::MemTable;
 use common::{InternalIterator, InternalKey, SeqNo, ValueKind};
 use std::convert::Infallible;
@@ -36,7 +36,7 @@ const _: () = {
 pub struct MemTableIter {
     table: Arc<MemTable>,
     /// A run of consecutive entries, ascending.
-    window: Vec<(InternalKey, Arc<[u8]>)>,
+    window: Vec<(MemKey, Arc<[u8]>)>,
     /// The current entry in `window`; the cursor is valid iff `pos < window.len()`.
     pos: usize,
     /// How many entries the next refill copies.
@@ -58,7 +58,7 @@ impl MemTableIter {
         &self.table
     }
 
-    fn current(&self) -> &(InternalKey, Arc<[u8]>) {
+    fn current(&self) -> &(MemKey, Arc<[u8]>) {
         assert!(self.valid(), "MemTableIter used while not valid");
         &self.window[self.pos]
     }
@@ -100,7 +100,7 @@ impl MemTableIter {
     }
 }
 
-fn view(k: &InternalKey) -> &dyn KeyView {
+fn view(k: &MemKey) -> &dyn KeyView {
     k
 }
 
@@ -128,10 +128,7 @@ impl InternalIterator for MemTableIter {
     fn seek(&mut self, target: &InternalKey) -> Result<(), Infallible> {
         self.next_window = MIN_WINDOW;
         let n = self.grow();
-        let probe = LookupKey {
-            user_key: &target.user_key,
-            trailer: target.trailer(),
-        };
+        let probe = LookupKey::new(&target.user_key, target.trailer());
         self.fill_forward(Bound::Included(&probe), n);
         Ok(())
     }
@@ -139,10 +136,7 @@ impl InternalIterator for MemTableIter {
     fn seek_for_prev(&mut self, target: &InternalKey) -> Result<(), Infallible> {
         self.next_window = MIN_WINDOW;
         let n = self.grow();
-        let probe = LookupKey {
-            user_key: &target.user_key,
-            trailer: target.trailer(),
-        };
+        let probe = LookupKey::new(&target.user_key, target.trailer());
         self.fill_backward(Bound::Included(&probe), n);
         Ok(())
     }
@@ -173,15 +167,15 @@ impl InternalIterator for MemTableIter {
     }
 
     fn user_key(&self) -> &[u8] {
-        &self.current().0.user_key
+        self.current().0.user_key()
     }
 
     fn seq(&self) -> SeqNo {
-        self.current().0.seq
+        self.current().0.seq()
     }
 
     fn kind(&self) -> ValueKind {
-        self.current().0.kind
+        self.current().0.kind()
     }
 
     fn value(&self) -> &[u8] {

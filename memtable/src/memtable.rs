@@ -4,7 +4,7 @@
 //! lock-free. Entries are never removed; a memtable is frozen and dropped whole once flushed.
 
 use crate::iter::MemTableIter;
-use crate::key::{KeyView, LookupKey};
+use crate::key::{KeyView, LookupKey, MemKey};
 use common::{InternalKey, Lookup, SeqNo, ValueKind, MAX_SEQNO};
 use crossbeam_skiplist::SkipMap;
 use std::ops::Bound;
@@ -13,17 +13,18 @@ use std::sync::Arc;
 
 /// What one entry costs beyond its user key and value bytes, in bytes, for the size estimate.
 ///
-/// Counted: the sequence number and kind (9 bytes, padded in `InternalKey`), the user key's
-/// `Vec` header (24), the value's `Arc<[u8]>` pointer and its heap header (16 + 16), the skip
-/// list node's reference count and height word (8) and its tower (on average 1.33 pointers of
-/// 8 bytes), and allocator rounding on the three heap blocks. About 96 bytes on 64-bit targets;
-/// it is an estimate used to decide when a memtable is full, not an exact accounting.
+/// Counted: the node's key (`MemKey` in key.rs: trailer, 8-byte prefix and a
+/// 24-byte inline-or-boxed key, 40 bytes), the value's `Arc<[u8]>` pointer and its heap header
+/// (16 + 16), the skip list node's reference count and height word (8) and its tower (on
+/// average 1.33 pointers of 8 bytes), and allocator rounding on the heap blocks. About 96
+/// bytes on 64-bit targets; it is an estimate used to decide when a memtable is full, not an
+/// exact accounting.
 pub const ENTRY_OVERHEAD_BYTES: usize = 96;
 
 /// An in-memory sorted buffer of writes, shared by many threads.
 pub struct MemTable {
     id: u64,
-    map: SkipMap<InternalKey, Arc<[u8]>>,
+    map: SkipMap<MemKey, Arc<[u8]>>,
     size_bytes: AtomicUsize,
     /// `u64::MAX` while empty.
     min_seq: AtomicU64,
@@ -59,7 +60,7 @@ impl MemTable {
         assert!(seq <= MAX_SEQNO, "sequence number {seq} exceeds MAX_SEQNO");
         let charge = user_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
         self.map
-            .insert(InternalKey::new(user_key, seq, kind), Arc::from(value));
+            .insert(MemKey::new(user_key, seq, kind), Arc::from(value));
         self.size_bytes.fetch_add(charge, Ordering::Relaxed);
         // `max_seq` first: a reader that sees `min_seq` set (Acquire) then sees `max_seq` too.
         self.max_seq.fetch_max(seq, Ordering::Relaxed);
@@ -68,13 +69,13 @@ impl MemTable {
 
     /// The newest version of `user_key` with `seq <= snapshot`.
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Lookup {
-        let probe = LookupKey {
+        let probe = LookupKey::new(
             user_key,
-            trailer: InternalKey::seek_key(Vec::new(), snapshot).trailer(),
-        };
+            InternalKey::seek_key(Vec::new(), snapshot).trailer(),
+        );
         let probe: &dyn KeyView = &probe;
         match self.map.lower_bound(Bound::Included(probe)) {
-            Some(e) if e.key().user_key == user_key => match e.key().kind {
+            Some(e) if e.key().user_key() == user_key => match e.key().kind() {
                 ValueKind::Put => Lookup::Found(e.value().to_vec()),
                 ValueKind::Delete => Lookup::Deleted,
             },
@@ -117,7 +118,7 @@ impl MemTable {
     }
 
     /// The underlying map, for the cursor.
-    pub(crate) fn map(&self) -> &SkipMap<InternalKey, Arc<[u8]>> {
+    pub(crate) fn map(&self) -> &SkipMap<MemKey, Arc<[u8]>> {
         &self.map
     }
 }
