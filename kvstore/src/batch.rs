@@ -23,14 +23,13 @@ impl WriteBatch {
 
     /// Adds a put.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
-        self.ops
-            .push(WriteOp::Put(key.as_ref().to_vec(), value.as_ref().to_vec()));
+        self.ops.push(WriteOp::put(key, value));
         self
     }
 
     /// Adds a delete.
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> &mut Self {
-        self.ops.push(WriteOp::Delete(key.as_ref().to_vec()));
+        self.ops.push(WriteOp::delete(key));
         self
     }
 

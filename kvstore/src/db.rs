@@ -96,14 +96,12 @@ impl Db {
 
     /// Sets `key` to `value`. Returns once the write is durable per the fsync policy.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        self.engine()
-            .write(&[WriteOp::Put(key.as_ref().to_vec(), value.as_ref().to_vec())])
+        self.engine().write(&[WriteOp::put(key, value)])
     }
 
     /// Deletes `key` (a tombstone; deleting an absent key is not an error).
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
-        self.engine()
-            .write(&[WriteOp::Delete(key.as_ref().to_vec())])
+        self.engine().write(&[WriteOp::delete(key)])
     }
 
     /// The value of `key`, if any.
@@ -183,14 +181,14 @@ impl Db {
     /// [`Db::put`] for async code: runs on tokio's blocking pool, so the fsync never blocks a
     /// runtime worker. Needs a tokio runtime.
     pub async fn put_async(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        let op = WriteOp::Put(key.as_ref().to_vec(), value.as_ref().to_vec());
+        let op = WriteOp::put(key, value);
         let engine = self.engine().clone();
         blocking(move || engine.write(&[op])).await
     }
 
     /// [`Db::delete`] for async code (see [`Db::put_async`]).
     pub async fn delete_async(&self, key: impl AsRef<[u8]>) -> Result<()> {
-        let op = WriteOp::Delete(key.as_ref().to_vec());
+        let op = WriteOp::delete(key);
         let engine = self.engine().clone();
         blocking(move || engine.write(&[op])).await
     }

@@ -27,21 +27,9 @@ use common::{SeqNo, ValueKind};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// One operation of a write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum WriteOp {
-    Put(Vec<u8>, Vec<u8>),
-    Delete(Vec<u8>),
-}
-
-impl WriteOp {
-    fn to_record(&self) -> wal::Record {
-        match self {
-            WriteOp::Put(k, v) => wal::Record::put(k, v),
-            WriteOp::Delete(k) => wal::Record::delete(k),
-        }
-    }
-}
+/// One operation of a write: a WAL record (a put, or a delete with `tombstone` set), built once
+/// by the caller, appended to the WAL and inserted into the memtable without another copy.
+pub(crate) type WriteOp = wal::Record;
 
 impl Engine {
     /// Writes `ops` atomically (one WAL batch, consecutive sequence numbers) and returns once
@@ -50,8 +38,8 @@ impl Engine {
         if ops.is_empty() {
             return Ok(());
         }
-        let records: Vec<wal::Record> = ops.iter().map(WriteOp::to_record).collect();
-        for r in &records {
+        let records = ops;
+        for r in records {
             let size = (r.key.len() + r.value.len()) as u64;
             if size > self.opts.max_value_bytes {
                 return Err(Error::TooLarge {
@@ -67,7 +55,7 @@ impl Engine {
             self.check_poison()?;
             let positions = self
                 .wal
-                .append_no_wait(&records)
+                .append_no_wait(records)
                 .map_err(|e| self.poison(e.into()))?;
             let first = w.next_seq;
             for (i, r) in records.iter().enumerate() {
@@ -91,16 +79,15 @@ impl Engine {
         self.visible_seq.fetch_max(last_seq, Ordering::SeqCst);
         let c = &self.counters;
         for op in ops {
-            match op {
-                WriteOp::Put(k, v) => {
-                    Counters::add(&c.puts, 1);
-                    Counters::add(&c.user_bytes_written, (k.len() + v.len()) as u64);
-                }
-                WriteOp::Delete(k) => {
-                    Counters::add(&c.deletes, 1);
-                    Counters::add(&c.user_bytes_written, k.len() as u64);
-                }
+            if op.tombstone {
+                Counters::add(&c.deletes, 1);
+            } else {
+                Counters::add(&c.puts, 1);
             }
+            Counters::add(
+                &c.user_bytes_written,
+                (op.key.len() + op.value.len()) as u64,
+            );
         }
         if ops.len() > 1 {
             Counters::add(&c.batches, 1);
