@@ -164,6 +164,7 @@ impl Engine {
             wstate: Mutex::new(WriteState {
                 written: start,
                 leader: false,
+                sleepers: 0,
             }),
             written_cv: Condvar::new(),
             written_tx: watch::channel(0).0,

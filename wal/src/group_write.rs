@@ -24,6 +24,9 @@ pub(crate) struct WriteState {
     pub written: Position,
     /// A leader is writing the buffer.
     pub leader: bool,
+    /// Blocking followers waiting on `written_cv` (a notify with none is skipped: the
+    /// condvar's wake is a system call even when nobody sleeps).
+    pub sleepers: usize,
 }
 
 /// How a leader's round ended.
@@ -101,9 +104,19 @@ impl Engine {
         if end_round {
             w.leader = false;
         }
+        let sleepers = w.sleepers;
         drop(w);
-        self.written_cv.notify_all();
-        self.written_tx.send_modify(|n| *n = n.wrapping_add(1));
+        if sleepers > 0 {
+            self.written_cv.notify_all();
+        }
+        // An async follower subscribes under `wstate` before it waits (and a leader waiting
+        // out a seal under `state`, before the seal's end calls this): every receiver that
+        // needs this change is already counted here, and one subscribing later sees the
+        // raised `written` (or the ended round) under the lock. Skipping the send with no
+        // receiver saves the watch's wake-all on every write of a single writer.
+        if self.written_tx.receiver_count() > 0 {
+            self.written_tx.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 
     /// Sets `written` to `p` exactly (after `truncate_after` reused the positions past `p`).
@@ -175,7 +188,9 @@ impl Engine {
             if !w.leader {
                 break;
             }
+            w.sleepers += 1;
             w = self.written_cv.wait(w).unwrap_or_else(|e| e.into_inner());
+            w.sleepers -= 1;
         }
         w.leader = true;
         drop(w);

@@ -463,3 +463,79 @@ fn failed_segment_removal_is_retried() {
         "only the active segment is left: {segments:?}"
     );
 }
+
+/// Blocking threads and async tasks hand their appends to the OS through shared group writes
+/// (`Os` policy) while another thread keeps rotating (seals a leader must wait out): every
+/// append returns, and every record is in the log. A lost wake-up would hang; the watchdog
+/// turns that into a failure instead of a stuck CI run.
+#[test]
+fn mixed_faces_share_group_writes_across_rotations_without_losing_a_wakeup() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let fs = MemFs::new();
+    let (wal, _) = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let rotator = {
+        let (wal, stop) = (wal.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut rotations = 0;
+            while !stop.load(Ordering::Relaxed) {
+                wal.rotate().unwrap();
+                rotations += 1;
+            }
+            rotations
+        })
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let worker = {
+        let wal = wal.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let async_wal = wal.to_async();
+            let tasks: Vec<_> = (0..4)
+                .map(|t| {
+                    let w = async_wal.clone();
+                    rt.spawn(async move {
+                        for i in 0..300 {
+                            w.append(&Record::put(format!("a{t}-{i}"), [7u8; 40]))
+                                .await
+                                .unwrap();
+                        }
+                    })
+                })
+                .collect();
+            let threads: Vec<_> = (0..4)
+                .map(|t| {
+                    let w = wal.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..300 {
+                            w.append(&Record::put(format!("b{t}-{i}"), [9u8; 40]))
+                                .unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            rt.block_on(async {
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+            done_tx.send(()).unwrap();
+        })
+    };
+    done_rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("appends hung: a waiter missed the end of a group write");
+    worker.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    assert!(rotator.join().unwrap() > 0);
+    assert_eq!(read_all(&wal).len(), 2400);
+    wal.close().unwrap();
+}
