@@ -1,10 +1,7 @@
-//! The messages: the client API (`kv --cluster ...` to a node) and the Raft RPCs between
-//! nodes. Both travel as [`crate::wire`] frames.
+//! The messages: the client API (`kv --cluster ...` to a node, `POST /api`) and the head of
+//! a snapshot RPC between nodes. They travel as JSON bodies over HTTP (see [`crate::wire`]).
 
-use crate::types::{LogId, NodeAddr, NodeId, SnapshotMeta, TypeConfig, Vote};
-use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
-};
+use crate::types::{LogId, NodeAddr, NodeId, SnapshotMeta, Vote};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -120,33 +117,12 @@ pub struct ClusterStatus {
     pub replication: BTreeMap<NodeId, Option<LogId>>,
 }
 
-/// A Raft RPC from one node to another (the snapshot's bytes travel in the frame's blob).
+/// The JSON head of a `POST /raft/snapshot` body; the snapshot file's bytes follow it (see
+/// [`crate::wire::snapshot_body`]).
 #[derive(Debug, Serialize, Deserialize)]
-pub enum RaftRpc {
-    /// AppendEntries.
-    Append(AppendEntriesRequest<TypeConfig>),
-    /// RequestVote.
-    Vote(VoteRequest<TypeConfig>),
-    /// Pre-vote.
-    PreVote(VoteRequest<TypeConfig>),
-    /// A whole snapshot.
-    Snapshot {
-        /// The sender's vote.
-        vote: Vote,
-        /// The snapshot's metadata.
-        meta: SnapshotMeta,
-    },
-}
-
-/// The answer to a [`RaftRpc`].
-#[derive(Debug, Serialize, Deserialize)]
-pub enum RaftRpcReply {
-    /// To `Append`.
-    Append(AppendEntriesResponse<TypeConfig>),
-    /// To `Vote` and `PreVote`.
-    Vote(VoteResponse<TypeConfig>),
-    /// To `Snapshot`.
-    Snapshot(SnapshotResponse<TypeConfig>),
-    /// The receiving Raft failed (it is shutting down).
-    Error(String),
+pub struct InstallSnapshot {
+    /// The sender's vote.
+    pub vote: Vote,
+    /// The snapshot's metadata.
+    pub meta: SnapshotMeta,
 }

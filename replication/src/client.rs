@@ -1,15 +1,17 @@
 //! The cluster client: what `kv --cluster ADDR[,ADDR...]` and `kv cluster ...` use. Writes
 //! and linearizable reads go to the leader (a follower's `NotLeader` reply names it; the
 //! client follows and remembers it); `stale_ok` reads go to any node that answers. Requests
-//! are retried on other nodes while an election runs, up to the client's deadline.
+//! are retried on other nodes while an election runs, up to the client's deadline. Each
+//! request is a `POST /api` (see [`crate::wire`]) on a kept-alive connection to that node.
 
 use crate::api::{ApiReply, ApiRequest, ClusterStatus, MembershipChange};
 use crate::error::{Error, Result};
+use crate::http_client::HttpConn;
 use crate::types::{NodeAddr, NodeId};
-use crate::wire::{read_frame, write_frame};
-use std::sync::Mutex;
+use crate::wire::API_PATH;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// A client for a running cluster. `Send + Sync`; share it.
@@ -17,6 +19,8 @@ use tokio::time::Instant;
 pub struct ClusterClient {
     seeds: Vec<String>,
     leader: Mutex<Option<String>>,
+    /// Open connections not in use, by address (a request takes its node's out, or dials).
+    idle: Mutex<HashMap<String, HttpConn>>,
     deadline: Duration,
     per_try: Duration,
 }
@@ -31,6 +35,7 @@ impl ClusterClient {
         ClusterClient {
             seeds: addrs.into_iter().map(Into::into).collect(),
             leader: Mutex::new(None),
+            idle: Mutex::new(HashMap::new()),
             deadline: Duration::from_secs(10),
             per_try: Duration::from_secs(5),
         }
@@ -159,12 +164,7 @@ impl ClusterClient {
         let mut last_err = String::from("no address to try");
         loop {
             let mut candidates: Vec<String> = Vec::new();
-            if let Some(l) = self
-                .leader
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-            {
+            if let Some(l) = lock(&self.leader).clone() {
                 candidates.push(l);
             }
             candidates.extend(self.seeds.iter().cloned());
@@ -185,14 +185,14 @@ impl ClusterClient {
                     Ok(ApiReply::Error(e)) => return Err(Error::Raft(format!("{addr}: {e}"))),
                     Ok(reply) => {
                         if !any_node {
-                            *self.leader.lock().unwrap_or_else(|p| p.into_inner()) = Some(addr);
+                            *lock(&self.leader) = Some(addr);
                         }
                         return Ok(reply);
                     }
                     Err(e) => last_err = format!("{addr}: {e}"),
                 }
             }
-            *self.leader.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            *lock(&self.leader) = None;
             if Instant::now() + RETRY_PAUSE >= until {
                 return Err(Error::Unavailable(last_err));
             }
@@ -200,25 +200,26 @@ impl ClusterClient {
         }
     }
 
-    /// One request to one node, bounded in time.
+    /// One request to one node, bounded in time. The reply is the body's `ApiReply`
+    /// whatever the status (the status only mirrors it).
     async fn call(&self, addr: &str, req: &ApiRequest) -> Result<ApiReply> {
-        let once = async {
-            let mut s = TcpStream::connect(addr).await?;
-            s.set_nodelay(true)?;
-            write_frame(&mut s, req, &[]).await?;
-            match read_frame(&mut s).await? {
-                Some((reply, _)) => Ok(reply),
-                None => Err(Error::Unavailable(format!("{addr} closed the connection"))),
-            }
-        };
-        match tokio::time::timeout(self.per_try, once).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Unavailable(format!(
-                "{addr}: no answer within {:?}",
-                self.per_try
-            ))),
+        let body = serde_json::to_vec(req).map_err(|e| Error::Protocol(e.to_string()))?;
+        let taken = lock(&self.idle).remove(addr);
+        let mut conn = taken.unwrap_or_else(|| HttpConn::new(addr));
+        let (status, reply) = conn
+            .post(API_PATH, "application/json", &[], body.into(), self.per_try)
+            .await?;
+        if conn.is_open() {
+            lock(&self.idle).insert(addr.to_string(), conn);
         }
+        serde_json::from_slice(&reply).map_err(|e| {
+            Error::Protocol(format!("{addr} answered {status} without an ApiReply: {e}"))
+        })
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn expect_ok(reply: ApiReply) -> Result<()> {

@@ -1,5 +1,5 @@
 //! Byte layouts of what this crate writes: Raft-log records (inside `wal` records), the
-//! snapshot file, the state-machine pointer file and the wire frame. Specified byte by byte
+//! snapshot file and the state-machine pointer file. Specified byte by byte
 //! in `docs/replication.md` (section "Formats"); all integers are little-endian except the
 //! log index in an entry record's key, which is big-endian so that keys sort by index.
 
@@ -27,8 +27,6 @@ pub const SNAPSHOT_VERSION: u32 = 1;
 pub const SM_POINTER_FILE: &str = "SM_CURRENT";
 /// The two state-machine directories; an install builds the one not live.
 pub const SM_SLOTS: [&str; 2] = ["sm.0", "sm.1"];
-/// Largest frame accepted on the wire (a snapshot travels in one frame).
-pub const MAX_FRAME_BYTES: u32 = 1 << 30;
 
 /// The WAL key of the entry at `index`.
 pub fn entry_key(index: u64) -> [u8; 8] {

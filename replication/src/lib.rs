@@ -1,6 +1,7 @@
 //! The store replicated on [openraft](https://docs.rs/openraft): the `wal` crate is the Raft
-//! log ([`WalLogStore`]), `kvstore` is the state machine ([`KvStateMachine`]), nodes talk
-//! length-prefixed JSON over TCP ([`wire`]). A [`Node`] is what `kv serve` runs; a
+//! log ([`WalLogStore`]), `kvstore` is the state machine ([`KvStateMachine`]), nodes and
+//! clients talk JSON over HTTP/1.1 ([`wire`]: `POST /api`, `GET /status`, `POST /raft/...`).
+//! A [`Node`] is what `kv serve` runs; a
 //! [`ClusterClient`] is what `kv --cluster ...` and `kv cluster ...` use. Guarantees, disk
 //! layout, formats and limits: `docs/replication.md`.
 //!
@@ -37,9 +38,12 @@ mod client;
 mod error;
 mod files;
 pub mod format;
+mod http_client;
 mod log_store;
 pub mod network;
 mod node;
+mod raft_service;
+mod server;
 mod service;
 mod state_machine;
 mod types;

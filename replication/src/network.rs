@@ -1,78 +1,86 @@
-//! Raft traffic between nodes over TCP: openraft's network traits on [`crate::wire`] frames.
-//! One connection per peer, kept open and re-dialled after any error; each RPC is bounded by
-//! the deadline openraft gives it.
+//! Raft traffic between nodes over HTTP/1.1: openraft's network traits as `POST /raft/...`
+//! requests (see [`crate::wire`]). One kept-alive connection per peer, re-dialled after any
+//! error; each RPC is bounded by the deadline openraft gives it.
 
-use crate::api::{RaftRpc, RaftRpcReply};
+use crate::api::InstallSnapshot;
 use crate::error::{Error, Result};
+use crate::http_client::HttpConn;
 use crate::types::{NodeAddr, NodeId, Snapshot, TypeConfig, Vote};
-use crate::wire::{read_frame, write_frame};
+use crate::wire::{
+    snapshot_body, APPEND_PATH, JSON_LENGTH_HEADER, PREVOTE_PATH, SNAPSHOT_PATH, VOTE_PATH,
+};
+use bytes::Bytes;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::StatusCode;
 use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
 use openraft::RaftNetworkV2;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::future::Future;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
-/// Makes a [`TcpPeer`] per target node (dialled on first use).
+/// Makes an [`HttpPeer`] per target node (dialled on first use).
 #[derive(Clone, Debug, Default)]
-pub struct TcpNetwork;
+pub struct HttpNetwork;
 
-impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
-    type Network = TcpPeer;
+impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
+    type Network = HttpPeer;
 
-    async fn new_client(&mut self, target: NodeId, node: &NodeAddr) -> TcpPeer {
-        TcpPeer {
+    async fn new_client(&mut self, target: NodeId, node: &NodeAddr) -> HttpPeer {
+        HttpPeer {
             target,
-            addr: node.raft_addr.clone(),
-            conn: None,
+            conn: HttpConn::new(node.raft_addr.clone()),
         }
     }
 }
 
 /// The connection to one peer's Raft port.
 #[derive(Debug)]
-pub struct TcpPeer {
+pub struct HttpPeer {
     target: NodeId,
-    addr: String,
-    conn: Option<TcpStream>,
+    conn: HttpConn,
 }
 
-impl TcpPeer {
-    async fn call(&mut self, rpc: &RaftRpc, blob: &[u8], ttl: Duration) -> Result<RaftRpcReply> {
-        let result = tokio::time::timeout(ttl, self.call_inner(rpc, blob)).await;
-        let result = match result {
-            Ok(r) => r,
-            Err(_) => Err(Error::Unavailable(format!(
-                "node {} at {}: no answer within {ttl:?}",
-                self.target, self.addr
-            ))),
-        };
-        if result.is_err() {
-            self.conn = None; // the stream may be mid-frame: start afresh
+impl HttpPeer {
+    /// POSTs `body` to `path` and decodes a 200's JSON; any other status is the peer's error.
+    async fn call<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        content_type: &'static str,
+        headers: &[(HeaderName, HeaderValue)],
+        body: Bytes,
+        ttl: Duration,
+    ) -> Result<T> {
+        let (status, reply) = self
+            .conn
+            .post(path, content_type, headers, body, ttl)
+            .await?;
+        if status != StatusCode::OK {
+            return Err(Error::Raft(format!(
+                "node {} answered {status}: {}",
+                self.target,
+                String::from_utf8_lossy(&reply)
+            )));
         }
-        result
+        serde_json::from_slice(&reply)
+            .map_err(|e| Error::Protocol(format!("node {}: bad reply to {path}: {e}", self.target)))
     }
 
-    async fn call_inner(&mut self, rpc: &RaftRpc, blob: &[u8]) -> Result<RaftRpcReply> {
-        let stream = match &mut self.conn {
-            Some(s) => s,
-            None => {
-                let s = TcpStream::connect(&self.addr).await?;
-                s.set_nodelay(true)?;
-                self.conn.insert(s)
-            }
-        };
-        write_frame(stream, rpc, blob).await?;
-        match read_frame(stream).await? {
-            Some((reply, _)) => Ok(reply),
-            None => Err(Error::Unavailable(format!(
-                "node {} closed the connection",
-                self.target
-            ))),
-        }
+    async fn call_json<Req: Serialize, T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        rpc: &Req,
+        ttl: Duration,
+    ) -> Result<T, RPCError<TypeConfig>> {
+        let body =
+            serde_json::to_vec(rpc).map_err(|e| unreachable(&Error::Protocol(e.to_string())))?;
+        self.call(path, "application/json", &[], body.into(), ttl)
+            .await
+            .map_err(|e| unreachable(&e))
     }
 }
 
@@ -80,14 +88,7 @@ fn unreachable(e: &Error) -> RPCError<TypeConfig> {
     RPCError::Unreachable(Unreachable::new(e))
 }
 
-fn unexpected(reply: RaftRpcReply) -> Error {
-    match reply {
-        RaftRpcReply::Error(e) => Error::Raft(e),
-        other => Error::Protocol(format!("unexpected reply {other:?}")),
-    }
-}
-
-impl RaftNetworkV2<TypeConfig> for TcpPeer {
+impl RaftNetworkV2<TypeConfig> for HttpPeer {
     type SnapshotData = Vec<u8>;
 
     async fn append_entries(
@@ -95,14 +96,7 @@ impl RaftNetworkV2<TypeConfig> for TcpPeer {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        match self
-            .call(&RaftRpc::Append(rpc), &[], option.hard_ttl())
-            .await
-        {
-            Ok(RaftRpcReply::Append(r)) => Ok(r),
-            Ok(other) => Err(unreachable(&unexpected(other))),
-            Err(e) => Err(unreachable(&e)),
-        }
+        self.call_json(APPEND_PATH, &rpc, option.hard_ttl()).await
     }
 
     async fn vote(
@@ -110,11 +104,7 @@ impl RaftNetworkV2<TypeConfig> for TcpPeer {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        match self.call(&RaftRpc::Vote(rpc), &[], option.hard_ttl()).await {
-            Ok(RaftRpcReply::Vote(r)) => Ok(r),
-            Ok(other) => Err(unreachable(&unexpected(other))),
-            Err(e) => Err(unreachable(&e)),
-        }
+        self.call_json(VOTE_PATH, &rpc, option.hard_ttl()).await
     }
 
     async fn pre_vote(
@@ -122,14 +112,7 @@ impl RaftNetworkV2<TypeConfig> for TcpPeer {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        match self
-            .call(&RaftRpc::PreVote(rpc), &[], option.hard_ttl())
-            .await
-        {
-            Ok(RaftRpcReply::Vote(r)) => Ok(r),
-            Ok(other) => Err(unreachable(&unexpected(other))),
-            Err(e) => Err(unreachable(&e)),
-        }
+        self.call_json(PREVOTE_PATH, &rpc, option.hard_ttl()).await
     }
 
     async fn full_snapshot(
@@ -139,23 +122,28 @@ impl RaftNetworkV2<TypeConfig> for TcpPeer {
         cancel: impl Future<Output = ReplicationClosed> + openraft::OptionalSend + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let rpc = RaftRpc::Snapshot {
+        let head = InstallSnapshot {
             vote,
             meta: snapshot.meta,
         };
+        let json = serde_json::to_vec(&head).map_err(|e| {
+            StreamingError::Unreachable(Unreachable::new(&Error::Protocol(e.to_string())))
+        })?;
+        let headers = [(
+            HeaderName::from_static(JSON_LENGTH_HEADER),
+            HeaderValue::from(json.len()),
+        )];
+        let body = snapshot_body(&json, &snapshot.snapshot);
         let ttl = option.hard_ttl();
         let outcome = tokio::select! {
-            r = self.call(&rpc, &snapshot.snapshot, ttl) => Ok(r),
+            r = self.call(SNAPSHOT_PATH, "application/octet-stream", &headers, body, ttl) => Ok(r),
             closed = cancel => Err(closed),
         };
         match outcome {
-            Ok(Ok(RaftRpcReply::Snapshot(r))) => Ok(r),
-            Ok(Ok(other)) => Err(StreamingError::Unreachable(Unreachable::new(&unexpected(
-                other,
-            )))),
+            Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(StreamingError::Unreachable(Unreachable::new(&e))),
             Err(closed) => {
-                self.conn = None; // a frame may be half sent
+                self.conn.reset(); // a request may be half sent
                 Err(StreamingError::Closed(closed))
             }
         }

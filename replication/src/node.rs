@@ -1,12 +1,13 @@
-//! A running node: its Raft, its log and state machine in a data directory, and two TCP
+//! A running node: its Raft, its log and state machine in a data directory, and two HTTP
 //! listeners (client API and Raft traffic). What `kv serve` runs.
 
 use crate::api::ClusterStatus;
 use crate::client::ClusterClient;
 use crate::error::{Error, Result};
 use crate::log_store::WalLogStore;
-use crate::network::TcpNetwork;
-use crate::service::{serve_api, serve_raft, status_of};
+use crate::network::HttpNetwork;
+use crate::raft_service::serve_raft;
+use crate::service::{serve_api, status_of};
 use crate::state_machine::KvStateMachine;
 use crate::types::{NodeAddr, NodeId, Raft};
 use common::{FileSystem, RealFs};
@@ -154,7 +155,7 @@ impl Node {
         let raft = Raft::new(
             config.id,
             config.raft.to_config()?,
-            TcpNetwork,
+            HttpNetwork,
             log.clone(),
             sm.clone(),
         )
