@@ -1,5 +1,6 @@
-//! Nodes in one process over real TCP on loopback: join, membership changes through the
-//! client, reserved keys refused, a node restarted on its addresses rejoining.
+//! Nodes in one process over real HTTP on loopback: join, membership changes through the
+//! client, reserved keys refused, a node restarted on its addresses rejoining, a late joiner
+//! catching up through a snapshot sent over HTTP.
 
 use replication::{ClusterClient, Error, MembershipChange, Node, NodeConfig, RaftSettings};
 use std::path::Path;
@@ -101,4 +102,53 @@ async fn join_shrink_refuse_reserved_keys_and_restart_on_the_same_addresses() {
     assert_eq!(restarted.voters, [1, 2].into());
     n1.stop().await.unwrap();
     n2.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joining_late_catches_up_through_a_snapshot_sent_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let any = "127.0.0.1:0";
+    let mut c1 = config(1, dir.path(), any, any, &[]);
+    c1.raft.snapshot_after_logs = 20;
+    c1.raft.keep_logs_after_snapshot = 0;
+    let n1 = Node::start(c1).await.unwrap();
+    let client = ClusterClient::new([n1.api_addr().to_string()]);
+    for i in 0..50 {
+        client
+            .put(format!("s{i:02}").as_bytes(), &[b'x'; 100])
+            .await
+            .unwrap();
+    }
+    // The first entries are gone from node 1's log: a newcomer can only get a snapshot.
+    while n1.status().purged.is_none() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let n2 = Node::start(config(
+        2,
+        dir.path(),
+        any,
+        any,
+        &[n1.api_addr().to_string()],
+    ))
+    .await
+    .unwrap();
+    wait_voters(&client, 2).await;
+    let last = n1.status().last_applied.map(|l| l.index);
+    while n2.status().last_applied.map(|l| l.index) < last {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        n2.status().snapshot.is_some(),
+        "node 2 installed no snapshot"
+    );
+    for i in 0..50 {
+        let v = n2
+            .state_machine()
+            .get(format!("s{i:02}").as_bytes())
+            .unwrap();
+        assert_eq!(v, Some(vec![b'x'; 100]));
+    }
+    n2.stop().await.unwrap();
+    n1.stop().await.unwrap();
 }
