@@ -5,7 +5,8 @@
 use crate::block::Block;
 use crate::error::{Error, Result};
 use crate::format::{decompress, BlockHandle, Compression, Footer, FOOTER_SIZE};
-use crate::table_reader::{decode_index, Table};
+use crate::index::decode_index;
+use crate::table_reader::Table;
 use crate::{BlockCache, TableBuilder, TableOptions};
 use common::checksum::{crc32c, crc32c_extend};
 use common::{InternalIterator, InternalKey, MemFs, ValueKind};
@@ -65,6 +66,14 @@ pub fn fuzz_decode_index(data: &[u8]) -> Result<usize> {
     let data_end = u64::from_le_bytes(end.try_into().unwrap_or([0; 8]));
     let block = Block::new(contents.to_vec()).map_err(|e| corrupt(e.to_string()))?;
     let entries = decode_index(block, data_end).map_err(|e| corrupt(e.to_string()))?;
+    // The search must land every entry's own key on that entry (keys strictly increase).
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(
+            entries.find_encoded(e.last_key),
+            i,
+            "index search disagrees"
+        );
+    }
     Ok(entries.len())
 }
 

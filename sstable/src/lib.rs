@@ -49,6 +49,7 @@ mod error;
 pub mod filter;
 pub mod format;
 pub mod fuzz;
+pub mod index;
 pub mod properties;
 pub mod table_builder;
 pub mod table_iter;
@@ -61,6 +62,7 @@ pub use fuzz::{
     fuzz_decode_block, fuzz_decode_footer, fuzz_decode_index, fuzz_decode_table,
     fuzz_decode_table_edits,
 };
+pub use index::{Index, IndexEntry};
 pub use properties::TableProperties;
 pub use table_builder::{TableBuilder, TableOptions};
 pub use table_iter::TableIterator;

@@ -96,11 +96,8 @@ impl InternalIterator for TableIterator {
     }
 
     fn seek(&mut self, target: &InternalKey) -> Result<()> {
+        let i = self.table.index().find(&target.user_key, target.trailer());
         let target = target.encode();
-        let i = self
-            .table
-            .index()
-            .partition_point(|e| compare_encoded(&e.last_key, &target) == Ordering::Less);
         if i == self.table.index().len() {
             self.block = None;
             return Ok(());

@@ -12,6 +12,7 @@ use crate::format::{
     check_trailer, decompress, BlockHandle, Footer, BLOCK_TRAILER_SIZE, COMPRESSION_NONE,
     FOOTER_SIZE,
 };
+pub use crate::index::{decode_index, Index, IndexEntry};
 use crate::properties::TableProperties;
 use crate::table_iter::TableIterator;
 use common::ikey::compare_encoded;
@@ -19,15 +20,6 @@ use common::{FileSystem, InternalKey, Lookup, RandomAccessFile, SeqNo, ValueKind
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// One index entry: the last key of a data block and where the block is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexEntry {
-    /// The encoded internal key of the block's last entry.
-    pub last_key: Vec<u8>,
-    /// The block's handle.
-    pub handle: BlockHandle,
-}
 
 /// What [`Table::verify`] checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,53 +42,9 @@ pub struct Table {
     file_id: u64,
     cache: Option<Arc<BlockCache>>,
     footer: Footer,
-    index: Vec<IndexEntry>,
+    index: Index,
     filter: BloomFilter,
     props: TableProperties,
-}
-
-/// Decodes an index block's entries and checks them against the data area `[0, data_end)`: at
-/// least one entry, keys strictly increasing (checked by the block cursor), and handles that
-/// tile the data area exactly, in order, with no gap. Errors carry the offset within the block.
-pub fn decode_index(
-    block: Block,
-    data_end: u64,
-) -> std::result::Result<Vec<IndexEntry>, BlockError> {
-    let block = Arc::new(block);
-    let mut it = block.iter();
-    it.seek_to_first()?;
-    let mut out: Vec<IndexEntry> = Vec::new();
-    let mut expect_offset = 0u64;
-    while it.valid() {
-        let handle = BlockHandle::decode_varint(it.value()).ok_or_else(|| {
-            BlockError::new(
-                0,
-                format!("index entry {} has a malformed handle", out.len()),
-            )
-        })?;
-        if handle.offset != expect_offset || !handle.within(expect_offset, data_end) {
-            return Err(BlockError::new(
-                0,
-                format!(
-                    "index entry {} points at {handle:?}; expected a block at {expect_offset} ending by {data_end}",
-                    out.len()
-                ),
-            ));
-        }
-        expect_offset = handle.end().unwrap_or(u64::MAX);
-        out.push(IndexEntry {
-            last_key: it.key().to_vec(),
-            handle,
-        });
-        it.next()?;
-    }
-    if out.is_empty() || expect_offset != data_end {
-        return Err(BlockError::new(
-            0,
-            format!("index covers data up to {expect_offset}, but data ends at {data_end}"),
-        ));
-    }
-    Ok(out)
 }
 
 impl Table {
@@ -160,7 +108,7 @@ impl Table {
             .map_err(|e| corrupt(path, footer.index.offset, format!("index block: {e}")))?;
         let largest = props.largest.encode();
         if index.len() as u64 != props.data_blocks
-            || index.last().map(|e| &e.last_key[..]) != Some(&largest[..])
+            || index.last().map(|e| e.last_key) != Some(&largest[..])
         {
             return Err(corrupt(
                 path,
@@ -190,10 +138,9 @@ impl Table {
         if !self.filter.may_contain(user_key) {
             return Ok(Lookup::Absent);
         }
-        let target = InternalKey::seek_key(user_key, snapshot.min(MAX_SEQNO)).encode();
-        let i = self
-            .index
-            .partition_point(|e| compare_encoded(&e.last_key, &target) == Ordering::Less);
+        let seek = InternalKey::seek_key(user_key, snapshot.min(MAX_SEQNO));
+        let i = self.index.find(user_key, seek.trailer());
+        let target = seek.encode();
         if i == self.index.len() {
             return Ok(Lookup::Absent);
         }
@@ -242,7 +189,7 @@ impl Table {
     }
 
     /// The decoded index: one entry per data block.
-    pub fn index(&self) -> &[IndexEntry] {
+    pub fn index(&self) -> &Index {
         &self.index
     }
 
@@ -298,7 +245,7 @@ impl Table {
                     BlockError::new(0, "last key differs from the index entry's key"),
                 ));
             }
-            prev_last = Some(&entry.last_key);
+            prev_last = Some(entry.last_key);
             report.data_blocks += 1;
         }
         if report.entries != self.props.entries || report.tombstones != self.props.tombstones {
@@ -315,7 +262,7 @@ impl Table {
 
     /// The data block `i` of the index, from the cache or the file.
     pub(crate) fn data_block(&self, i: usize) -> Result<Arc<Block>> {
-        let handle = self.index[i].handle;
+        let handle = self.index.handle(i);
         if let Some(cache) = &self.cache {
             if let Some(b) = cache.get(self.file_id, handle.offset) {
                 return Ok(b);
