@@ -27,7 +27,8 @@ impl RocksDbEngine {
     /// Opens (or creates) the database in `options.dir`.
     pub fn open(options: &EngineOptions) -> Result<RocksDbEngine> {
         let mut table = BlockBasedOptions::default();
-        table.set_block_cache(&Cache::new_lru_cache(options.cache_bytes));
+        let cache = Cache::new_lru_cache(options.cache_bytes).map_err(err("block cache"))?;
+        table.set_block_cache(&cache);
         table.set_bloom_filter(10.0, false);
         let mut opts = Options::default();
         opts.create_if_missing(true);
