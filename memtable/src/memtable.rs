@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 /// What one entry costs beyond its user key and value bytes, in bytes, for the size estimate.
 ///
-/// Counted: the node's key (`MemKey` in key.rs: trailer, 8-byte prefix and a
-/// 24-byte inline-or-boxed key, 40 bytes), the value's `Arc<[u8]>` pointer and its heap header
+/// Counted: the node's key (`MemKey` in key.rs: trailer, 16-byte prefix and a
+/// 24-byte inline-or-boxed key, 48 bytes), the value's `Arc<[u8]>` pointer and its heap header
 /// (16 + 16), the skip list node's reference count and height word (8) and its tower (on
 /// average 1.33 pointers of 8 bytes), and allocator rounding on the heap blocks. About 96
 /// bytes on 64-bit targets; it is an estimate used to decide when a memtable is full, not an
