@@ -16,10 +16,14 @@ pub use crate::index::{decode_index, Index, IndexEntry};
 use crate::properties::TableProperties;
 use crate::table_iter::TableIterator;
 use common::ikey::compare_encoded;
-use common::{FileSystem, InternalKey, Lookup, RandomAccessFile, SeqNo, ValueKind, MAX_SEQNO};
+use common::{FileSystem, Lookup, RandomAccessFile, SeqNo, ValueKind, MAX_SEQNO};
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Seek keys up to this long are built on the stack by [`Table::get`].
+const SHORT_TARGET_BYTES: usize = 72;
 
 /// What [`Table::verify`] checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,15 +142,26 @@ impl Table {
         if !self.filter.may_contain(user_key) {
             return Ok(Lookup::Absent);
         }
-        let seek = InternalKey::seek_key(user_key, snapshot.min(MAX_SEQNO));
-        let i = self.index.find(user_key, seek.trailer());
-        let target = seek.encode();
+        // The seek key (user_key, snapshot, Put), encoded on the stack when it is short.
+        let trailer = (snapshot.min(MAX_SEQNO) << 8) | ValueKind::Put as u64;
+        let i = self.index.find(user_key, trailer);
+        let mut short = [0u8; SHORT_TARGET_BYTES];
+        let long: Vec<u8>;
+        let target: &[u8] = if user_key.len() + 8 <= SHORT_TARGET_BYTES {
+            let n = user_key.len();
+            short[..n].copy_from_slice(user_key);
+            short[n..n + 8].copy_from_slice(&trailer.to_le_bytes());
+            &short[..n + 8]
+        } else {
+            long = [user_key, &trailer.to_le_bytes()[..]].concat();
+            &long
+        };
         if i == self.index.len() {
             return Ok(Lookup::Absent);
         }
         let block = self.data_block(i)?;
         let mut it = block.iter();
-        it.seek(&target).map_err(|e| self.block_corrupt(i, e))?;
+        it.seek(target).map_err(|e| self.block_corrupt(i, e))?;
         if !it.valid() {
             return Err(self.block_corrupt(
                 i,
@@ -302,6 +317,17 @@ fn corrupt(path: &Path, offset: u64, reason: String) -> Error {
     }
 }
 
+/// A read buffer of up to this many bytes stays with its thread for the next read.
+const READ_BUFFER_KEEP_BYTES: usize = 1 << 20;
+
+thread_local! {
+    /// Each thread's buffer for a block's stored bytes, reused from read to read so that a
+    /// cache miss allocates only the block it returns (the decompressed one, or an exact copy
+    /// of an uncompressed one) instead of also a zeroed buffer to read into. Bound: one
+    /// buffer per thread, dropped after use if it grew past [`READ_BUFFER_KEEP_BYTES`].
+    static READ_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Reads a block and its trailer, checks the crc32c and decompresses it.
 fn read_block(
     file: &dyn RandomAccessFile,
@@ -319,15 +345,38 @@ fn read_block(
                 format!("{what} of {} bytes is too large", handle.size),
             )
         })?;
-    let mut raw = vec![0u8; len];
-    file.read_exact_at(&mut raw, handle.offset)
+    READ_BUFFER.with(|cell| {
+        // Not re-entered; should it ever be, a fresh buffer serves.
+        let mut fresh = Vec::new();
+        let mut kept = cell.try_borrow_mut().ok();
+        let buf = kept.as_deref_mut().unwrap_or(&mut fresh);
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        let out = decode_stored(file, path, handle, what, &mut buf[..len]);
+        if buf.capacity() > READ_BUFFER_KEEP_BYTES {
+            *buf = Vec::new();
+        }
+        out
+    })
+}
+
+/// [`read_block`] into `raw`, a buffer of exactly the block's length with its trailer.
+fn decode_stored(
+    file: &dyn RandomAccessFile,
+    path: &Path,
+    handle: BlockHandle,
+    what: &'static str,
+    raw: &mut [u8],
+) -> Result<Vec<u8>> {
+    file.read_exact_at(raw, handle.offset)
         .map_err(|source| Error::Io {
             file: path.to_path_buf(),
-            op: format!("read {what} at {} ({len} bytes)", handle.offset),
+            op: format!("read {what} at {} ({} bytes)", handle.offset, raw.len()),
             source,
         })?;
     let (stored, kind) =
-        check_trailer(&raw).map_err(|(expected, actual)| Error::ChecksumMismatch {
+        check_trailer(raw).map_err(|(expected, actual)| Error::ChecksumMismatch {
             file: path.to_path_buf(),
             block: what,
             block_offset: handle.offset,
@@ -335,9 +384,7 @@ fn read_block(
             actual,
         })?;
     if kind == COMPRESSION_NONE {
-        // Stored as is: reuse the buffer rather than copy it.
-        raw.truncate(handle.size as usize);
-        return Ok(raw);
+        return Ok(stored.to_vec());
     }
     decompress(stored, kind).map_err(|r| corrupt(path, handle.offset, format!("{what}: {r}")))
 }

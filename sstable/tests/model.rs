@@ -300,3 +300,53 @@ fn estimated_size_tracks_the_file() {
         common::FileSystem::file_size(&fs, path).unwrap()
     );
 }
+
+/// Keys around and past the length up to which `get` builds its seek key on the stack, with
+/// several versions each and shared prefixes, read at every snapshot that matters.
+#[test]
+fn long_keys_read_back_at_every_snapshot() {
+    let mut model = Model::new();
+    for len in [0usize, 1, 8, 40, 63, 64, 65, 70, 100, 300] {
+        for tail in [b'a', b'b'] {
+            let mut k = vec![b'k'; len];
+            k.push(tail);
+            for seq in [3u64, 5, 9] {
+                let kind = if seq == 5 {
+                    ValueKind::Delete
+                } else {
+                    ValueKind::Put
+                };
+                let v = if seq == 5 {
+                    Vec::new()
+                } else {
+                    format!("{len}{tail}{seq}").into_bytes()
+                };
+                model.insert(InternalKey::new(k.clone(), seq, kind), v);
+            }
+        }
+    }
+    for restart in [1, 4] {
+        let options = TableOptions {
+            block_size_bytes: 128,
+            block_restart_interval: restart,
+            ..TableOptions::default()
+        };
+        let (fs, _) = mem_table(&model, options);
+        let table = Table::open(fs.shared(), Path::new("/db/t.sst"), 7, None).unwrap();
+        let probes = model.keys().map(|k| k.user_key.clone()).chain([
+            b"k".repeat(70),
+            b"k".repeat(301),
+            b"kz".to_vec(),
+        ]);
+        for key in probes {
+            for s in [0, 2, 3, 4, 5, 8, 9, 10, MAX_SEQNO] {
+                assert_eq!(
+                    table.get(&key, s).unwrap(),
+                    model_get(&model, &key, s),
+                    "get({} bytes, {s})",
+                    key.len()
+                );
+            }
+        }
+    }
+}
