@@ -19,7 +19,8 @@ use tokio::time::Instant;
 pub struct ClusterClient {
     seeds: Vec<String>,
     leader: Mutex<Option<String>>,
-    /// Open connections not in use, by address (a request takes its node's out, or dials).
+    /// Open connections not in use, at most one per address (a request takes its node's out, or
+    /// dials a new one; it is put back only if still open).
     idle: Mutex<HashMap<String, HttpConn>>,
     deadline: Duration,
     per_try: Duration,

@@ -2,7 +2,7 @@
 //! task per client, kept alive for any number of requests) and what every handler shares:
 //! reading a bounded body, JSON and error responses.
 
-use crate::wire::{read_body, BodyError};
+use crate::wire::{read_body, BodyError, MAX_BODY_BYTES};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -60,7 +60,7 @@ pub(crate) async fn body_of(req: Request<Incoming>) -> Result<Bytes, Reply> {
         Ok(b) => Ok(b),
         Err(BodyError::TooLarge) => Err(error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "the body exceeds the limit (1 GiB)",
+            &format!("the body exceeds the limit of {MAX_BODY_BYTES} bytes"),
         )),
         Err(BodyError::Broken(e)) => Err(error(
             StatusCode::BAD_REQUEST,

@@ -38,7 +38,7 @@ impl fmt::Display for Request {
     }
 }
 
-/// Where a node listens: its client API and its Raft traffic (both `host:port`, TCP).
+/// Where a node listens: its client API and its Raft traffic (both `host:port`, HTTP/1.1).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeAddr {
     /// The client API (`kv --cluster` talks to this).
