@@ -130,62 +130,32 @@ impl BlockIter {
             self.invalidate();
             return Ok(false);
         }
-        let block = Arc::clone(&self.block);
-        let entries = &block.data()[..limit];
-        let mut r = Reader::new(&entries[p..]);
-        let (Some(shared), Some(non_shared), Some(value_len)) =
-            (r.varint(), r.varint(), r.varint())
-        else {
-            return self.fail(p, "entry header is truncated or its varints are malformed");
+        let e = match locate_entry(&self.block.data()[..limit], p, self.key.len()) {
+            Ok(e) => e,
+            Err(reason) => return self.fail(p, reason),
         };
-        if shared > self.key.len() as u64 {
-            let prev = self.key.len();
-            return self.fail(
-                p,
-                format!("entry shares {shared} bytes with a previous key of {prev} bytes"),
-            );
-        }
-        let shared = shared as usize;
-        let suffix = usize::try_from(non_shared).ok().and_then(|n| r.bytes(n));
-        let Some(suffix) = suffix else {
-            return self.fail(
-                p,
-                format!("key suffix of {non_shared} bytes runs past the entries"),
-            );
-        };
-        let value_start = p + r.position();
-        if usize::try_from(value_len)
-            .ok()
-            .and_then(|n| r.bytes(n))
-            .is_none()
-        {
-            return self.fail(
-                p,
-                format!("value of {value_len} bytes runs past the entries"),
-            );
-        }
+        // Borrows of disjoint fields: the block's bytes, and the key buffers.
+        let data = self.block.data();
         self.scratch.clear();
-        self.scratch.extend_from_slice(&self.key[..shared]);
-        self.scratch.extend_from_slice(suffix);
+        self.scratch.extend_from_slice(&self.key[..e.shared]);
+        self.scratch
+            .extend_from_slice(&data[e.suffix_start..e.value_start]);
         let Some((_, seq, kind)) = split_encoded(&self.scratch) else {
             return self.fail(
                 p,
                 "key is shorter than its 8-byte trailer or has an unknown kind",
             );
         };
-        if check_order
-            && self.valid()
-            && compare_encoded(&self.key, &self.scratch) != Ordering::Less
-        {
+        if check_order && self.valid() && !follows(&self.key, &self.scratch, e.shared) {
             return self.fail(p, "keys are not in strictly increasing order");
         }
         self.seq = seq;
         self.kind = kind;
         std::mem::swap(&mut self.key, &mut self.scratch);
         self.current = p;
-        self.next = p + r.position();
-        self.value_start = value_start;
-        self.value_end = self.next;
+        self.next = e.value_end;
+        self.value_start = e.value_start;
+        self.value_end = e.value_end;
         while self.restart_index + 1 < self.block.num_restarts()
             && self.block.restart_point(self.restart_index + 1) <= p
         {
@@ -302,11 +272,10 @@ impl BlockIter {
     fn restart_key(&self, i: usize) -> Result<&[u8]> {
         let p = self.block.restart_point(i);
         let entries = &self.block.data()[..self.block.restarts_offset()];
-        let mut r = Reader::new(&entries[p..]);
-        match (r.varint(), r.varint(), r.varint()) {
-            (Some(0), Some(n), Some(_)) => usize::try_from(n)
+        match header(entries, p) {
+            Some((0, n, _, at)) => usize::try_from(n)
                 .ok()
-                .and_then(|n| r.bytes(n))
+                .and_then(|n| entries.get(at..at.checked_add(n)?))
                 .ok_or_else(|| BlockError::new(p, "restart key runs past the entries")),
             _ => Err(BlockError::new(
                 p,
@@ -322,6 +291,10 @@ impl BlockIter {
         if n == 0 {
             return Ok(());
         }
+        // Room for keys about as long as the target, so that rebuilding keys does not regrow.
+        let room = target.len() + 16;
+        self.key.reserve(room);
+        self.scratch.reserve(room.saturating_sub(self.scratch.len()));
         // The last restart point whose key is < target.
         let (mut left, mut right) = (0, n - 1);
         while left < right {
@@ -346,5 +319,122 @@ impl BlockIter {
             }
         }
         Ok(())
+    }
+}
+
+/// Where the parts of the entry at `p` lie in `entries` (the block's entries area).
+struct EntrySpan {
+    shared: usize,
+    suffix_start: usize,
+    /// Also where the key suffix ends.
+    value_start: usize,
+    value_end: usize,
+}
+
+/// An entry's header at `p`: (shared, non-shared, value length, offset after the header).
+/// Decodes the common case of three one-byte varints without the general varint loop.
+fn header(entries: &[u8], p: usize) -> Option<(u64, u64, u64, usize)> {
+    let b = entries.get(p..)?;
+    if let [s, n, v, ..] = *b {
+        if (s | n | v) < 0x80 {
+            return Some((u64::from(s), u64::from(n), u64::from(v), p + 3));
+        }
+    }
+    let mut r = Reader::new(b);
+    let (s, n, v) = (r.varint()?, r.varint()?, r.varint()?);
+    Some((s, n, v, p + r.position()))
+}
+
+/// Checks the entry at `p` against the entries area and the previous key's length.
+fn locate_entry(
+    entries: &[u8],
+    p: usize,
+    prev_key_len: usize,
+) -> std::result::Result<EntrySpan, String> {
+    let Some((shared, non_shared, value_len, suffix_start)) = header(entries, p) else {
+        return Err("entry header is truncated or its varints are malformed".into());
+    };
+    if shared > prev_key_len as u64 {
+        return Err(format!(
+            "entry shares {shared} bytes with a previous key of {prev_key_len} bytes"
+        ));
+    }
+    let end = |start: usize, n: u64| {
+        usize::try_from(n)
+            .ok()
+            .and_then(|n| start.checked_add(n))
+            .filter(|&e| e <= entries.len())
+    };
+    let Some(value_start) = end(suffix_start, non_shared) else {
+        return Err(format!(
+            "key suffix of {non_shared} bytes runs past the entries"
+        ));
+    };
+    let Some(value_end) = end(value_start, value_len) else {
+        return Err(format!("value of {value_len} bytes runs past the entries"));
+    };
+    Ok(EntrySpan {
+        shared: shared as usize,
+        suffix_start,
+        value_start,
+        value_end,
+    })
+}
+
+/// Whether encoded key `next`, which shares its first `shared` bytes with `prev`, sorts strictly
+/// after `prev`. Where both user keys extend past the shared bytes, the first byte after them
+/// decides; otherwise (or on equal bytes, which an honest encoder would have shared) the
+/// full comparison does.
+fn follows(prev: &[u8], next: &[u8], shared: usize) -> bool {
+    let user_len = |k: &[u8]| k.len().saturating_sub(8);
+    if shared < user_len(prev) && shared < user_len(next) {
+        match next[shared].cmp(&prev[shared]) {
+            Ordering::Greater => return true,
+            Ordering::Less => return false,
+            Ordering::Equal => {}
+        }
+    }
+    compare_encoded(prev, next) == Ordering::Less
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn small_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(
+            prop_oneof![Just(0u8), Just(1u8), Just(b'a'), any::<u8>()],
+            0..14,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// The shortcut agrees with the full comparison for every pair of keys that share a
+        /// prefix of the length the entry claims.
+        #[test]
+        fn follows_agrees_with_compare_encoded(prev in small_bytes(), tail in small_bytes(), cut in 0usize..14) {
+            let shared = cut.min(prev.len());
+            let mut next = prev[..shared].to_vec();
+            next.extend_from_slice(&tail);
+            if prev.len() >= 8 && next.len() >= 8 {
+                prop_assert_eq!(
+                    follows(&prev, &next, shared),
+                    compare_encoded(&prev, &next) == Ordering::Less
+                );
+            }
+        }
+
+        /// The header fast path decodes what the general varint reader decodes.
+        #[test]
+        fn header_matches_the_varint_reader(bytes in prop::collection::vec(any::<u8>(), 0..12), p in 0usize..4) {
+            let slow = bytes.get(p..).and_then(|b| {
+                let mut r = Reader::new(b);
+                Some((r.varint()?, r.varint()?, r.varint()?, p + r.position()))
+            });
+            prop_assert_eq!(header(&bytes, p), slow);
+        }
     }
 }
