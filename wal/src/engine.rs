@@ -10,9 +10,10 @@
 //! under `Os` and `Batch` an append waits for it (a group write, see `group_write.rs`).
 //!
 //! Durability: `sync.durable` is the exclusive end of the bytes known to be on stable storage;
-//! a record at `p` is durable once `durable > p`. The background thread (see `sync_thread.rs`)
-//! raises it: on request (group commit: every waiter that arrives while an fsync runs is served
-//! by the next one), on the `Batch` timer, and at rotation and close.
+//! a record at `p` is durable once `durable > p`. A blocking waiter raises it by running the
+//! sync round itself (group commit: every waiter that arrives while an fsync runs is served by
+//! the next one, see `wait_durable_until`); the background thread (see `sync_thread.rs`) does
+//! on request of the async face, on the `Batch` timer, and at rotation; close does at the end.
 
 use crate::config::{FsyncPolicy, WalConfig};
 use crate::error::{Error, Result};
@@ -71,6 +72,10 @@ pub(crate) struct SyncState {
     /// gives that crowd a moment (a fraction of an fsync) to come back before the next round.
     pub last_covered: usize,
     pub last_fsync: Duration,
+    /// A blocking waiter is running a sync round itself (see `wait_durable_until`).
+    pub leading: bool,
+    /// Waiters asleep on `durable_cv` (a notify with none is skipped: it is a system call).
+    pub sleepers: usize,
 }
 
 /// What `wait_durable(pos)` waits for under the policy.
@@ -157,6 +162,8 @@ impl Engine {
                 pending: 0,
                 last_covered: 1,
                 last_fsync: Duration::ZERO,
+                leading: false,
+                sleepers: 0,
                 kicked: false,
                 shutdown: false,
                 idle: false,
@@ -310,10 +317,14 @@ impl Engine {
     }
 
     /// Blocks until `durable > p` (or poisoned / closed).
+    ///
+    /// Leader-based group commit: a waiter that finds no round running runs one itself
+    /// ([`Engine::sync_round`], serialized with the sync thread's rounds and with rotation by
+    /// the `admin` lock); waiters arriving meanwhile sleep, and when the round ends one of
+    /// those not yet covered leads the next, whose fdatasync covers every append made before
+    /// it. Handing the round to the sync thread instead costs two thread switches per
+    /// durable write. (The async face still asks the sync thread: it must not block.)
     pub fn wait_durable_until(&self, p: Position) -> Result<()> {
-        if self.request_durable(p)? {
-            return Ok(());
-        }
         let mut s = lock(&self.sync);
         loop {
             if let Some(cause) = self.poison.get() {
@@ -327,7 +338,27 @@ impl Engine {
             if s.shutdown {
                 return Err(Error::Closed);
             }
+            if !s.leading {
+                s.leading = true;
+                drop(s);
+                // A full segment is rotated first, as the sync thread would before its round
+                // (the seal makes the old segment durable; the round, what followed).
+                let round = self.rotate_if_due().and_then(|()| self.sync_round());
+                s = lock(&self.sync);
+                s.leading = false;
+                // Wake the sleepers: those covered return, one of the others leads next.
+                if s.sleepers > 0 {
+                    self.durable_cv.notify_all();
+                }
+                round?;
+                if s.durable <= p && self.closed.load(Ordering::Acquire) {
+                    return Err(Error::Closed); // closed under us: nothing left to sync
+                }
+                continue;
+            }
+            s.sleepers += 1;
             s = self.durable_cv.wait(s).unwrap_or_else(|e| e.into_inner());
+            s.sleepers -= 1;
         }
     }
 
@@ -402,15 +433,27 @@ impl Engine {
             s.in_flight = p;
         }
         let d = s.durable;
+        let sleepers = s.sleepers;
         drop(s);
         // Durable bytes are written bytes.
         self.mark_written(Some(d), false);
-        self.durable_cv.notify_all();
+        if sleepers > 0 {
+            // A sleeper counted under `sync` before it waits: none can be missed.
+            self.durable_cv.notify_all();
+        }
+        // The value is stored without a wake-up, then receivers (async waiters) are woken only
+        // if there are any: one that subscribes after the count is taken reads the new value
+        // before it waits (`wait_for` checks first), so none is missed, and a lone blocking
+        // writer does not pay the watch's wake-all on every durable write.
+        let mut changed = false;
         self.durable_tx.send_if_modified(|v| {
-            let changed = *v != d;
+            changed = *v != d;
             *v = d;
-            changed
+            false
         });
+        if changed && self.durable_tx.receiver_count() > 0 {
+            self.durable_tx.send_modify(|_| {});
+        }
     }
 
     /// One group-commit round: write the buffer, fdatasync outside the state lock, raise the

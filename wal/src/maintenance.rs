@@ -22,6 +22,18 @@ use crate::Position;
 use std::sync::atomic::Ordering;
 
 impl Engine {
+    /// Rotates if the active segment reached its size (`rotate_pending`), checked under the
+    /// `admin` lock so that the sync thread and a leading waiter never both rotate for it.
+    pub fn rotate_if_due(&self) -> Result<()> {
+        let _admin = lock(&self.admin);
+        if !lock(&self.state).rotate_pending {
+            return Ok(());
+        }
+        let result = self.rotate_locked();
+        lock(&self.state).rotate_pending = false;
+        result.map(|_| ())
+    }
+
     /// Seals the active segment and starts the next; returns the position of its first record.
     pub fn rotate(&self) -> Result<Position> {
         let _admin = lock(&self.admin);

@@ -92,7 +92,7 @@ impl Engine {
             // Errors poison the log inside these calls; the thread carries on serving waiters,
             // which then see the poison.
             if rotate {
-                let _ = self.rotate();
+                let _ = self.rotate_if_due();
             }
             if requested {
                 self.gather_group();

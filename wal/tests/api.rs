@@ -464,16 +464,26 @@ fn failed_segment_removal_is_retried() {
     );
 }
 
-/// Blocking threads and async tasks hand their appends to the OS through shared group writes
-/// (`Os` policy) while another thread keeps rotating (seals a leader must wait out): every
-/// append returns, and every record is in the log. A lost wake-up would hang; the watchdog
-/// turns that into a failure instead of a stuck CI run.
+/// Blocking threads and async tasks append at once while another thread keeps rotating
+/// (seals a leader must wait out): under `Os` they share group writes, under `Always` group
+/// commits (blocking waiters lead the rounds, async ones ask the sync thread). Every append
+/// returns, and every record is in the log. A lost wake-up would hang; the watchdog turns
+/// that into a failure instead of a stuck CI run.
 #[test]
 fn mixed_faces_share_group_writes_across_rotations_without_losing_a_wakeup() {
+    mixed_faces_with_rotations(FsyncPolicy::Os);
+}
+
+#[test]
+fn mixed_faces_share_group_commits_across_rotations_without_losing_a_wakeup() {
+    mixed_faces_with_rotations(FsyncPolicy::Always);
+}
+
+fn mixed_faces_with_rotations(policy: FsyncPolicy) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let fs = MemFs::new();
-    let (wal, _) = Wal::open(config(&fs, FsyncPolicy::Os)).unwrap();
+    let (wal, _) = Wal::open(config(&fs, policy)).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let rotator = {
         let (wal, stop) = (wal.clone(), stop.clone());
