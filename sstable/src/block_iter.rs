@@ -55,14 +55,23 @@ struct BackEntry {
 
 impl BlockIter {
     pub(crate) fn new(block: Arc<Block>) -> Self {
+        Self::with_buffers(block, (Vec::new(), Vec::new()))
+    }
+
+    /// A cursor that builds keys in the given buffers (cleared first), so that a caller can
+    /// reuse them from cursor to cursor; [`BlockIter::into_buffers`] hands them back.
+    pub(crate) fn with_buffers(block: Arc<Block>, buffers: (Vec<u8>, Vec<u8>)) -> Self {
         let end = block.restarts_offset();
+        let (mut key, mut scratch) = buffers;
+        key.clear();
+        scratch.clear();
         BlockIter {
             block,
             current: end,
             next: end,
             restart_index: 0,
-            key: Vec::new(),
-            scratch: Vec::new(),
+            key,
+            scratch,
             value_start: 0,
             value_end: 0,
             seq: 0,
@@ -72,6 +81,11 @@ impl BlockIter {
             back_pos: 0,
             back_valid: false,
         }
+    }
+
+    /// The key buffers, for the next [`BlockIter::with_buffers`].
+    pub(crate) fn into_buffers(self) -> (Vec<u8>, Vec<u8>) {
+        (self.key, self.scratch)
     }
 
     /// Whether the cursor is on an entry.
@@ -294,7 +308,8 @@ impl BlockIter {
         // Room for keys about as long as the target, so that rebuilding keys does not regrow.
         let room = target.len() + 16;
         self.key.reserve(room);
-        self.scratch.reserve(room.saturating_sub(self.scratch.len()));
+        self.scratch
+            .reserve(room.saturating_sub(self.scratch.len()));
         // The last restart point whose key is < target.
         let (mut left, mut right) = (0, n - 1);
         while left < right {

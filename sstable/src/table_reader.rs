@@ -5,6 +5,7 @@
 //! Reads are positioned (`read_at`), so many threads share one `Table`.
 
 use crate::block::{Block, BlockError};
+use crate::block_iter::BlockIter;
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::filter::BloomFilter;
@@ -160,7 +161,34 @@ impl Table {
             return Ok(Lookup::Absent);
         }
         let block = self.data_block(i)?;
-        let mut it = block.iter();
+        let buffers = KEY_BUFFERS.with(|c| {
+            c.try_borrow_mut()
+                .map(|mut b| std::mem::take(&mut *b))
+                .unwrap_or_default()
+        });
+        let mut it = BlockIter::with_buffers(block, buffers);
+        let found = self.find_in_block(i, &mut it, user_key, snapshot, target);
+        let buffers = it.into_buffers();
+        if buffers.0.capacity().max(buffers.1.capacity()) <= KEY_BUFFER_KEEP_BYTES {
+            KEY_BUFFERS.with(|c| {
+                if let Ok(mut b) = c.try_borrow_mut() {
+                    *b = buffers;
+                }
+            });
+        }
+        found
+    }
+
+    /// The rest of [`Table::get`]: seeks `it`, a cursor over data block `i`, to `target` (the
+    /// encoded seek key of `user_key` at `snapshot`) and reads what it lands on.
+    fn find_in_block(
+        &self,
+        i: usize,
+        it: &mut BlockIter,
+        user_key: &[u8],
+        snapshot: SeqNo,
+        target: &[u8],
+    ) -> Result<Lookup> {
         it.seek(target).map_err(|e| self.block_corrupt(i, e))?;
         if !it.valid() {
             return Err(self.block_corrupt(
@@ -320,12 +348,20 @@ fn corrupt(path: &Path, offset: u64, reason: String) -> Error {
 /// A read buffer of up to this many bytes stays with its thread for the next read.
 const READ_BUFFER_KEEP_BYTES: usize = 1 << 20;
 
+/// Key buffers of up to this many bytes stay with their thread for the next [`Table::get`].
+const KEY_BUFFER_KEEP_BYTES: usize = 64 * 1024;
+
 thread_local! {
     /// Each thread's buffer for a block's stored bytes, reused from read to read so that a
     /// cache miss allocates only the block it returns (the decompressed one, or an exact copy
     /// of an uncompressed one) instead of also a zeroed buffer to read into. Bound: one
     /// buffer per thread, dropped after use if it grew past [`READ_BUFFER_KEEP_BYTES`].
     static READ_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+
+    /// Each thread's key buffers for the block cursor of [`Table::get`], so that a point
+    /// read does not allocate (and free) them. Bound: two buffers per thread, kept only while
+    /// neither grew past [`KEY_BUFFER_KEEP_BYTES`].
+    static KEY_BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Reads a block and its trailer, checks the crc32c and decompresses it.
