@@ -101,9 +101,9 @@ pub fn sst(file: &Path, sp: Spelling) -> Outcome {
         human_bytes(p.filter_bytes)
     ))?;
     for (i, e) in table.index().iter().enumerate() {
-        let last = InternalKey::decode(&e.last_key)
+        let last = InternalKey::decode(e.last_key)
             .map(|k| ikey(sp, &k))
-            .unwrap_or_else(|| sp.show(&e.last_key));
+            .unwrap_or_else(|| sp.show(e.last_key));
         line(format!(
             "# block {i}: offset {}, {} bytes stored, last key {last}",
             e.handle.offset, e.handle.size
