@@ -7,9 +7,10 @@
 //! cached. File ids must never be reused for different files while the cache lives (the engine's
 //! file numbers only grow).
 //!
-//! Eviction: each shard keeps its blocks in a slab of slots that a clock hand sweeps. A hit only
-//! sets the slot's "referenced" bit (O(1), no allocation, no reordering); an insert that needs
-//! room moves the hand, clearing referenced bits and evicting the first slot found without one.
+//! Eviction: each shard maps a key to its block, charge and "referenced" bit, and keeps the keys
+//! in a ring of slots that a clock hand sweeps. A hit only sets the entry's bit (O(1), one hash
+//! bucket touched, no allocation, no reordering); an insert that needs room moves the hand,
+//! clearing referenced bits and evicting the first entry found without one.
 //! A new block starts unreferenced, so a scan of blocks read once passes through the cache
 //! without pushing out blocks that are read again (an approximation of LRU that resists scans).
 
@@ -50,25 +51,25 @@ impl Hasher for KeyHasher {
     }
 }
 
-type KeyMap = HashMap<Key, usize, BuildHasherDefault<KeyHasher>>;
-
-/// One slot of a shard's slab.
+/// What a shard keeps per block, in the map itself, so that a hit touches one bucket.
 #[derive(Debug)]
-struct Slot {
-    key: Key,
-    /// `None` for a free slot.
-    block: Option<Arc<Block>>,
+struct Entry {
+    block: Arc<Block>,
     charge: usize,
+    /// The entry's slot in the clock ring.
+    slot: usize,
     /// Set by a hit, cleared by the passing hand.
     referenced: bool,
 }
 
+type KeyMap = HashMap<Key, Entry, BuildHasherDefault<KeyHasher>>;
+
 #[derive(Debug, Default)]
 struct Shard {
-    /// Key -> index in `slots`.
     map: KeyMap,
-    slots: Vec<Slot>,
-    /// Indexes of free slots in `slots`.
+    /// The clock: the key in each slot (`None` for a free slot).
+    ring: Vec<Option<Key>>,
+    /// Free slots of `ring`.
     free: Vec<usize>,
     /// The next slot the clock hand looks at.
     hand: usize,
@@ -78,10 +79,9 @@ struct Shard {
 
 impl Shard {
     fn get(&mut self, key: Key) -> Option<Arc<Block>> {
-        let &i = self.map.get(&key)?;
-        let slot = &mut self.slots[i];
-        slot.referenced = true;
-        slot.block.clone()
+        let e = self.map.get_mut(&key)?;
+        e.referenced = true;
+        Some(Arc::clone(&e.block))
     }
 
     fn insert(&mut self, key: Key, block: Arc<Block>) {
@@ -89,29 +89,29 @@ impl Shard {
         if charge > self.capacity_bytes {
             return;
         }
-        if let Some(i) = self.map.remove(&key) {
-            self.release(i);
+        if let Some(old) = self.map.remove(&key) {
+            self.forget(old);
         }
         while self.usage_bytes + charge > self.capacity_bytes && !self.map.is_empty() {
             self.evict_one();
         }
-        let slot = Slot {
-            key,
-            block: Some(block),
-            charge,
-            referenced: false,
-        };
-        let i = match self.free.pop() {
+        let slot = match self.free.pop() {
             Some(i) => {
-                self.slots[i] = slot;
+                self.ring[i] = Some(key);
                 i
             }
             None => {
-                self.slots.push(slot);
-                self.slots.len() - 1
+                self.ring.push(Some(key));
+                self.ring.len() - 1
             }
         };
-        self.map.insert(key, i);
+        let entry = Entry {
+            block,
+            charge,
+            slot,
+            referenced: false,
+        };
+        self.map.insert(key, entry);
         self.usage_bytes += charge;
     }
 
@@ -119,35 +119,36 @@ impl Shard {
     /// two sweeps: the first clears every referenced bit it passes.
     fn evict_one(&mut self) {
         loop {
-            if self.hand >= self.slots.len() {
+            if self.hand >= self.ring.len() {
                 self.hand = 0;
             }
             let i = self.hand;
             self.hand += 1;
-            let slot = &mut self.slots[i];
-            if slot.block.is_none() {
+            let Some(key) = self.ring[i] else {
                 continue;
+            };
+            match self.map.get_mut(&key) {
+                Some(e) if e.referenced => e.referenced = false,
+                Some(_) => {
+                    if let Some(e) = self.map.remove(&key) {
+                        self.forget(e);
+                    }
+                    return;
+                }
+                // Not reachable (every ring key is mapped); free the slot rather than loop.
+                None => {
+                    self.ring[i] = None;
+                    self.free.push(i);
+                }
             }
-            if slot.referenced {
-                slot.referenced = false;
-                continue;
-            }
-            let key = slot.key;
-            self.map.remove(&key);
-            self.release(i);
-            return;
         }
     }
 
-    /// Frees slot `i` (already removed from the map).
-    fn release(&mut self, i: usize) {
-        let slot = &mut self.slots[i];
-        if slot.block.take().is_some() {
-            self.usage_bytes -= slot.charge;
-            slot.charge = 0;
-            slot.referenced = false;
-            self.free.push(i);
-        }
+    /// Frees the slot and the charge of an entry already removed from the map.
+    fn forget(&mut self, e: Entry) {
+        self.ring[e.slot] = None;
+        self.free.push(e.slot);
+        self.usage_bytes -= e.charge;
     }
 }
 
@@ -255,17 +256,20 @@ mod tests {
         Arc::new(Block::new(v).unwrap())
     }
 
-    /// Checks a shard's bookkeeping against its slots.
+    /// Checks a shard's bookkeeping against its ring.
     fn check(cache: &BlockCache) {
         for s in &cache.shards {
             let s = s.lock().unwrap();
-            let live: Vec<_> = s.slots.iter().filter(|x| x.block.is_some()).collect();
-            assert_eq!(live.len(), s.map.len());
-            assert_eq!(live.len() + s.free.len(), s.slots.len());
-            assert_eq!(live.iter().map(|x| x.charge).sum::<usize>(), s.usage_bytes);
+            let live = s.ring.iter().filter(|x| x.is_some()).count();
+            assert_eq!(live, s.map.len());
+            assert_eq!(live + s.free.len(), s.ring.len());
+            assert_eq!(
+                s.map.values().map(|e| e.charge).sum::<usize>(),
+                s.usage_bytes
+            );
             assert!(s.usage_bytes <= s.capacity_bytes);
-            for x in live {
-                assert!(s.slots[s.map[&x.key]].key == x.key);
+            for (k, e) in &s.map {
+                assert_eq!(s.ring[e.slot], Some(*k));
             }
         }
     }
