@@ -50,6 +50,7 @@ pub mod filter;
 pub mod format;
 pub mod fuzz;
 pub mod index;
+mod key_cmp;
 pub mod properties;
 pub mod table_builder;
 pub mod table_iter;
