@@ -101,6 +101,11 @@ impl Block {
         get_u32(&self.data, self.restarts_offset + 4 * i).unwrap_or(0) as usize
     }
 
+    /// The block's buffer, for reuse once the block is no longer needed.
+    pub(crate) fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+
     /// The bytes this block holds in memory, as the block cache charges it.
     pub fn charge_bytes(&self) -> usize {
         self.data.capacity() + std::mem::size_of::<Block>()

@@ -11,6 +11,11 @@
 //! in a ring of slots that a clock hand sweeps. A hit only sets the entry's bit (O(1), one hash
 //! bucket touched, no allocation, no reordering); an insert that needs room moves the hand,
 //! clearing referenced bits and evicting the first entry found without one.
+//!
+//! Spares: an evicted block that nobody else holds leaves its buffer to its shard (at most
+//! [`SPARES_PER_SHARD`] buffers of at most [`SPARE_MAX_BYTES`] each, not charged to the
+//! capacity), and the table that misses next in that shard decompresses into it instead of a
+//! fresh zeroed allocation ([`BlockCache::spare_buffer`]).
 //! A new block starts unreferenced, so a scan of blocks read once passes through the cache
 //! without pushing out blocks that are read again (an approximation of LRU that resists scans).
 
@@ -26,6 +31,10 @@ type Key = (u64, u64);
 const MAX_SHARDS: usize = 16;
 /// A shard is never smaller than this unless the whole cache is.
 const MIN_SHARD_BYTES: usize = 256 * 1024;
+/// Spare buffers a shard keeps from evicted blocks, for misses to decompress into.
+const SPARES_PER_SHARD: usize = 4;
+/// Only blocks charged at most this much leave their buffer as a spare.
+const SPARE_MAX_BYTES: usize = 64 * 1024;
 
 /// A cheap multiplicative hasher for the cache's integer keys. The keys are file numbers and
 /// block offsets the engine chose, not input an adversary controls, so SipHash's flood
@@ -71,6 +80,8 @@ struct Shard {
     ring: Vec<Option<Key>>,
     /// Free slots of `ring`.
     free: Vec<usize>,
+    /// Buffers of evicted blocks (at most `SPARES_PER_SHARD`).
+    spares: Vec<Vec<u8>>,
     /// The next slot the clock hand looks at.
     hand: usize,
     usage_bytes: usize,
@@ -144,11 +155,17 @@ impl Shard {
         }
     }
 
-    /// Frees the slot and the charge of an entry already removed from the map.
+    /// Frees the slot and the charge of an entry already removed from the map, and keeps its
+    /// buffer as a spare if there is room and nobody else holds the block.
     fn forget(&mut self, e: Entry) {
         self.ring[e.slot] = None;
         self.free.push(e.slot);
         self.usage_bytes -= e.charge;
+        if self.spares.len() < SPARES_PER_SHARD && e.charge <= SPARE_MAX_BYTES {
+            if let Ok(block) = Arc::try_unwrap(e.block) {
+                self.spares.push(block.into_data());
+            }
+        }
     }
 }
 
@@ -206,6 +223,15 @@ impl BlockCache {
     pub fn insert(&self, file_id: u64, offset: u64, block: Arc<Block>) {
         self.shard((file_id, offset))
             .insert((file_id, offset), block);
+    }
+
+    /// A buffer to decompress the block at `offset` of `file_id` into before inserting it:
+    /// a spare from an evicted block of the shard it will go to, or an empty `Vec`.
+    pub(crate) fn spare_buffer(&self, file_id: u64, offset: u64) -> Vec<u8> {
+        self.shard((file_id, offset))
+            .spares
+            .pop()
+            .unwrap_or_default()
     }
 
     /// Lookups that found their block.
@@ -369,6 +395,28 @@ mod tests {
         }
         check(&cache);
         assert!(cache.hits() > 0 && cache.misses() > 0);
+    }
+
+    #[test]
+    fn evicted_buffers_become_bounded_spares() {
+        let one = block(1000).charge_bytes();
+        let cache = BlockCache::new(one * 2);
+        let held = block(1000);
+        cache.insert(1, 0, Arc::clone(&held)); // still held outside: not recycled
+        cache.insert(1, 1, block(1000));
+        for off in 2..20 {
+            cache.insert(1, off, block(1000));
+        }
+        let spares = cache.shards[0].lock().unwrap().spares.len();
+        assert_eq!(spares, SPARES_PER_SHARD);
+        let spare = cache.spare_buffer(1, 99);
+        assert!(spare.capacity() >= 1000);
+        assert_eq!(
+            cache.shards[0].lock().unwrap().spares.len(),
+            SPARES_PER_SHARD - 1
+        );
+        assert!(Arc::strong_count(&held) == 1);
+        check(&cache);
     }
 
     #[test]

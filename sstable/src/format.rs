@@ -226,8 +226,33 @@ pub fn check_trailer(raw: &[u8]) -> std::result::Result<(&[u8], u8), (u32, u32)>
 
 /// Undoes the compression of a block's stored bytes.
 pub fn decompress(stored: &[u8], kind: u8) -> std::result::Result<Vec<u8>, DecodeError> {
+    decompress_reusing(stored, kind, Vec::new())
+}
+
+/// [`decompress`] into `buf`, a spare buffer whose old contents are overwritten (its
+/// allocation is reused if it fits the block within a quarter, so that the block's memory
+/// stays close to its size; only bytes beyond its old length get zeroed first). On success
+/// every byte of the result was written by the decompression: nothing of the old contents
+/// remains.
+pub fn decompress_reusing(
+    stored: &[u8],
+    kind: u8,
+    buf: Vec<u8>,
+) -> std::result::Result<Vec<u8>, DecodeError> {
+    let fitted = |buf: Vec<u8>, len: usize| {
+        if buf.capacity() < len || buf.capacity() > len + len / 4 {
+            Vec::with_capacity(len)
+        } else {
+            buf
+        }
+    };
     match kind {
-        COMPRESSION_NONE => Ok(stored.to_vec()),
+        COMPRESSION_NONE => {
+            let mut buf = fitted(buf, stored.len());
+            buf.clear();
+            buf.extend_from_slice(stored);
+            Ok(buf)
+        }
         COMPRESSION_LZ4 => {
             let len = get_u32(stored, 0).ok_or("lz4 block shorter than its 4-byte length")?;
             let len = len as usize;
@@ -238,9 +263,10 @@ pub fn decompress(stored: &[u8], kind: u8) -> std::result::Result<Vec<u8>, Decod
                     body.len()
                 ));
             }
-            let mut out = vec![0u8; len];
-            match lz4_flex::block::decompress_into(body, &mut out) {
-                Ok(n) if n == len => Ok(out),
+            let mut buf = fitted(buf, len);
+            buf.resize(len, 0);
+            match lz4_flex::block::decompress_into(body, &mut buf) {
+                Ok(n) if n == len => Ok(buf),
                 Ok(n) => Err(format!("lz4 block gave {n} bytes, expected {len}")),
                 Err(e) => Err(format!("lz4 block does not decompress: {e}")),
             }
@@ -312,6 +338,14 @@ mod tests {
             stored.extend_from_slice(&trailer);
             let (s, kind) = check_trailer(&stored).unwrap();
             assert_eq!(decompress(s, kind).unwrap(), contents);
+            let mut fits = vec![9u8; contents.len() + 1];
+            fits.truncate(2);
+            for spare in [vec![7u8; 3], vec![9u8; contents.len() * 2 + 10], fits] {
+                let out = decompress_reusing(s, kind, spare).unwrap();
+                assert_eq!(out, contents);
+                // The buffer stays close to the block's size (what the cache charges).
+                assert!(out.capacity() <= contents.len() + contents.len() / 4 + 1);
+            }
             stored[0] ^= 0x40;
             assert!(check_trailer(&stored).is_err());
         }

@@ -10,8 +10,7 @@ use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::filter::BloomFilter;
 use crate::format::{
-    check_trailer, decompress, BlockHandle, Footer, BLOCK_TRAILER_SIZE, COMPRESSION_NONE,
-    FOOTER_SIZE,
+    check_trailer, decompress_reusing, BlockHandle, Footer, BLOCK_TRAILER_SIZE, FOOTER_SIZE,
 };
 pub use crate::index::{decode_index, Index, IndexEntry};
 use crate::properties::TableProperties;
@@ -79,7 +78,8 @@ impl Table {
         file.read_exact_at(&mut footer_bytes, footer_offset)
             .map_err(io(format!("read footer at {footer_offset}")))?;
         let footer = Footer::decode(path, &footer_bytes, file_len)?;
-        let read = |h: BlockHandle, what: &'static str| read_block(&*file, path, h, what);
+        let read =
+            |h: BlockHandle, what: &'static str| read_block(&*file, path, h, what, Vec::new());
 
         let filter = read(footer.filter, "filter block")?;
         let filter = BloomFilter::decode(&filter)
@@ -311,8 +311,13 @@ impl Table {
                 return Ok(b);
             }
         }
-        let block = Block::new(self.read_block(handle, "data block")?)
-            .map_err(|e| self.block_corrupt(i, e))?;
+        let spare = self
+            .cache
+            .as_ref()
+            .map(|c| c.spare_buffer(self.file_id, handle.offset))
+            .unwrap_or_default();
+        let data = read_block(&*self.file, &self.path, handle, "data block", spare)?;
+        let block = Block::new(data).map_err(|e| self.block_corrupt(i, e))?;
         if block.num_restarts() == 0 {
             return Err(self.block_corrupt(i, BlockError::new(0, "data block is empty")));
         }
@@ -324,7 +329,7 @@ impl Table {
     }
 
     fn read_block(&self, handle: BlockHandle, what: &'static str) -> Result<Vec<u8>> {
-        read_block(&*self.file, &self.path, handle, what)
+        read_block(&*self.file, &self.path, handle, what, Vec::new())
     }
 
     fn corrupt(&self, offset: u64, reason: String) -> Error {
@@ -364,12 +369,14 @@ thread_local! {
     static KEY_BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// Reads a block and its trailer, checks the crc32c and decompresses it.
+/// Reads a block and its trailer, checks the crc32c and decompresses it into `spare` (a buffer
+/// whose allocation is reused and whose contents are all overwritten).
 fn read_block(
     file: &dyn RandomAccessFile,
     path: &Path,
     handle: BlockHandle,
     what: &'static str,
+    spare: Vec<u8>,
 ) -> Result<Vec<u8>> {
     let len = usize::try_from(handle.size)
         .ok()
@@ -389,7 +396,7 @@ fn read_block(
         if buf.len() < len {
             buf.resize(len, 0);
         }
-        let out = decode_stored(file, path, handle, what, &mut buf[..len]);
+        let out = decode_stored(file, path, handle, what, &mut buf[..len], spare);
         if buf.capacity() > READ_BUFFER_KEEP_BYTES {
             *buf = Vec::new();
         }
@@ -404,6 +411,7 @@ fn decode_stored(
     handle: BlockHandle,
     what: &'static str,
     raw: &mut [u8],
+    spare: Vec<u8>,
 ) -> Result<Vec<u8>> {
     file.read_exact_at(raw, handle.offset)
         .map_err(|source| Error::Io {
@@ -419,8 +427,6 @@ fn decode_stored(
             expected,
             actual,
         })?;
-    if kind == COMPRESSION_NONE {
-        return Ok(stored.to_vec());
-    }
-    decompress(stored, kind).map_err(|r| corrupt(path, handle.offset, format!("{what}: {r}")))
+    decompress_reusing(stored, kind, spare)
+        .map_err(|r| corrupt(path, handle.offset, format!("{what}: {r}")))
 }
