@@ -358,8 +358,8 @@ const KEY_BUFFER_KEEP_BYTES: usize = 64 * 1024;
 
 thread_local! {
     /// Each thread's buffer for a block's stored bytes, reused from read to read so that a
-    /// cache miss allocates only the block it returns (the decompressed one, or an exact copy
-    /// of an uncompressed one) instead of also a zeroed buffer to read into. Bound: one
+    /// cache miss allocates at most the block it returns (none when the cache lends the
+    /// buffer of an evicted block) instead of also a zeroed buffer to read into. Bound: one
     /// buffer per thread, dropped after use if it grew past [`READ_BUFFER_KEEP_BYTES`].
     static READ_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 
