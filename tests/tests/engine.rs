@@ -250,7 +250,9 @@ fn snapshots_see_a_frozen_view_across_flushes_and_sequence_numbers_survive_reope
         }
     }
     db.flush().unwrap();
-    assert!(db.stats().levels[0].files > 1);
+    // Many memtables were flushed under the snapshot (where their tables sit now depends on
+    // the background compaction's timing, so count flushes, not level-0 files).
+    assert!(db.stats().flushes > 1, "{:?}", db.stats().flushes);
     assert_eq!(db.stats().live_snapshots, 1);
     let seen: Vec<_> = snap.iter().collect::<Result<_, _>>().unwrap();
     assert_eq!(seen.len(), 100);
@@ -381,7 +383,10 @@ fn a_recovered_memtable_over_the_size_limit_is_flushed() {
     assert_eq!(scan(&db), want);
     db.flush().unwrap();
     let s = db.stats();
-    assert!(s.flushes >= 1 && s.levels[0].files >= 1, "{s:?}");
+    assert!(
+        s.flushes >= 1 && s.levels.iter().any(|l| l.files > 0),
+        "{s:?}"
+    );
     assert!(s.wal_segments <= 2, "{s:?}");
     assert_eq!(scan(&db), want);
     drop(db);
