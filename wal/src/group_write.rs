@@ -231,25 +231,13 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{FsyncPolicy, Record, WalConfig};
-    use common::MemFs;
+    use crate::FsyncPolicy;
     use std::future::Future;
     use std::task::{Context, Waker};
 
     #[test]
     fn a_leader_dropped_while_a_seal_is_in_progress_hands_the_round_on() {
-        let fs = MemFs::new();
-        let config = WalConfig {
-            dir: "/w".into(),
-            fs: fs.shared(),
-            fsync_policy: FsyncPolicy::Os,
-            ..Default::default()
-        };
-        let (engine, _) = Engine::open(config).unwrap();
-        let mut pos = Position::start();
-        engine
-            .append(&[Record::put("k", "v")], |p| pos = p)
-            .unwrap();
+        let (engine, pos) = crate::engine::test_engine(FsyncPolicy::Os);
         lock(&engine.state).sealing = true; // as if a rotation were sealing
         {
             let mut fut = std::pin::pin!(engine.wait_written_async(pos));

@@ -62,6 +62,7 @@ mod reader;
 mod record;
 mod recovery;
 mod segment;
+mod sleepers;
 mod sync_thread;
 mod wal;
 mod writer;

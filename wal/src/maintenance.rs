@@ -165,13 +165,14 @@ impl Engine {
         st.unflushed_since = None;
         st.unsynced_since = None;
         self.epoch.store(epoch, Ordering::Release);
-        {
+        let sleepers = {
             let mut s = lock(&self.sync);
             s.durable = new_end;
             s.in_flight = new_end;
-        }
+            s.sleepers.take_all()
+        };
         self.durable_tx.send_replace(new_end);
-        self.durable_cv.notify_all();
+        crate::sleepers::unpark_all(sleepers);
         self.reset_written(new_end);
         Ok(())
     }
