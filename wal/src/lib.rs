@@ -13,6 +13,8 @@
 //!   specified byte by byte in `docs/wal-format.md` (see [`mod@format`]).
 //! - Recovery: a torn tail is cut back to the last whole batch; damage elsewhere is an error
 //!   naming the file and offset, or skipped and reported ([`RecoveryMode`]).
+//! - Replay for recovery: [`blocking::Wal::replay_from`] reads, checksums and decodes on a
+//!   thread of its own and hands over [`RecordBatch`]es of borrowed [`RecordRef`]s.
 //! - Two-phase appends for engines that order their own sequence numbers with the log:
 //!   [`Wal::append_no_wait`] then [`Wal::wait_durable`].
 //!
@@ -60,7 +62,9 @@ mod maintenance;
 mod position;
 mod reader;
 mod record;
+mod record_ref;
 mod recovery;
+mod replay;
 mod segment;
 mod sleepers;
 mod sync_thread;
@@ -71,6 +75,8 @@ pub use config::{Compression, FsyncPolicy, RecoveryMode, WalConfig, PREALLOCATE_
 pub use error::{Error, Result};
 pub use position::Position;
 pub use record::Record;
+pub use record_ref::RecordRef;
 pub use recovery::{RecoveryInfo, SkippedRange};
+pub use replay::{RecordBatch, Replay};
 pub use segment::LOCK_FILE;
 pub use wal::{Reader, Wal};

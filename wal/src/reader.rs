@@ -9,9 +9,10 @@
 use crate::engine::{lock, Engine, State};
 use crate::error::{Error, Result};
 use crate::format::{
-    decode_record, max_payload_for, FRAME_HEADER_LEN, KIND_SEAL, SEGMENT_HEADER_LEN,
+    max_payload_for, FrameHeader, FRAME_HEADER_LEN, KIND_SEAL, SEGMENT_HEADER_LEN,
 };
 use crate::frames::{parse_frame, BadFrame, Parse, CHUNK_BYTES};
+use crate::record_ref::{decode_payload, Decoded, RecordRef};
 use crate::segment::segment_path;
 use crate::{Position, Record};
 use common::RandomAccessFile;
@@ -24,6 +25,28 @@ pub(crate) enum Step {
     /// A file read is needed (only when I/O was not allowed).
     NeedIo,
     /// Nothing more for now.
+    End,
+}
+
+/// What one step of a reader produced, the record borrowed from the reader's buffer.
+pub(crate) enum StepRef<'a> {
+    Record(RecordRef<'a>, Position),
+    /// A file read is needed (only when I/O was not allowed).
+    NeedIo,
+    /// Nothing more for now.
+    End,
+}
+
+/// The next record frame: its header, where it starts in the buffer, its length (with the
+/// header) and its position.
+enum FrameStep {
+    Frame {
+        header: FrameHeader,
+        at: usize,
+        total: usize,
+        pos: Position,
+    },
+    NeedIo,
     End,
 }
 
@@ -46,8 +69,13 @@ pub(crate) struct ReaderCore {
     file: Option<Arc<dyn RandomAccessFile>>,
     /// The last extent seen of a sealed segment (kept if the segment is deleted meanwhile).
     sealed_len: Option<u64>,
+    /// The read window: `buf[..buf_len]` holds the log's bytes from `buf_start` on (`buf`
+    /// only grows, so a refill does not zero it again).
     buf: Vec<u8>,
+    buf_len: usize,
     buf_start: u64,
+    /// A compressed record, inflated (what [`StepRef::Record`] borrows for one).
+    scratch: Record,
     max_payload: u64,
 }
 
@@ -109,7 +137,9 @@ impl ReaderCore {
             file: None,
             sealed_len: None,
             buf: Vec::new(),
+            buf_len: 0,
             buf_start: 0,
+            scratch: Record::default(),
         })
     }
 
@@ -122,12 +152,13 @@ impl ReaderCore {
         segment_path(&self.engine.config.dir, self.seg)
     }
 
-    fn buffered(&self) -> &[u8] {
-        let end = self.buf_start + self.buf.len() as u64;
+    /// The index in `buf` of the byte at `offset` (`buf_len`, i.e. nothing, if not buffered).
+    fn buffered_at(&self) -> usize {
+        let end = self.buf_start + self.buf_len as u64;
         if self.offset >= self.buf_start && self.offset <= end {
-            &self.buf[(self.offset - self.buf_start) as usize..]
+            (self.offset - self.buf_start) as usize
         } else {
-            &[]
+            self.buf_len
         }
     }
 
@@ -163,6 +194,68 @@ impl ReaderCore {
 
     /// One step: a record, the end, or (if `allow_io` is false) the need for a file read.
     pub fn step(&mut self, allow_io: bool) -> Result<Step> {
+        Ok(match self.next_frame(allow_io)? {
+            FrameStep::Frame {
+                header,
+                at,
+                total,
+                pos,
+            } => match self.decode(&header, at, total, pos)? {
+                Decoded::Inflated => Step::Record(std::mem::take(&mut self.scratch), pos),
+                d => Step::Record(
+                    d.record(self.payload(at, total), &self.scratch).to_record(),
+                    pos,
+                ),
+            },
+            FrameStep::NeedIo => Step::NeedIo,
+            FrameStep::End => Step::End,
+        })
+    }
+
+    /// As [`step`](Self::step), with the record borrowed from the reader's buffer (no copy).
+    pub fn step_ref(&mut self, allow_io: bool) -> Result<StepRef<'_>> {
+        Ok(match self.next_frame(allow_io)? {
+            FrameStep::Frame {
+                header,
+                at,
+                total,
+                pos,
+            } => {
+                let d = self.decode(&header, at, total, pos)?;
+                StepRef::Record(d.record(self.payload(at, total), &self.scratch), pos)
+            }
+            FrameStep::NeedIo => StepRef::NeedIo,
+            FrameStep::End => StepRef::End,
+        })
+    }
+
+    /// The payload of the frame at `at` of the buffer, `total` bytes long with its header.
+    fn payload(&self, at: usize, total: usize) -> &[u8] {
+        &self.buf[at + FRAME_HEADER_LEN..at + total]
+    }
+
+    /// Decodes the record frame at `at` of the buffer (found at `pos`).
+    fn decode(
+        &mut self,
+        header: &FrameHeader,
+        at: usize,
+        total: usize,
+        pos: Position,
+    ) -> Result<Decoded> {
+        let max_record = self.engine.config.max_record_bytes;
+        let payload = &self.buf[at + FRAME_HEADER_LEN..at + total];
+        decode_payload(header, payload, max_record, &mut self.scratch).map_err(|reason| {
+            Error::Corruption {
+                file: self.path(),
+                offset: pos.offset(),
+                reason,
+            }
+        })
+    }
+
+    /// Finds the next record frame (checksum verified; seal frames and skipped ranges are
+    /// passed over) and moves past it.
+    fn next_frame(&mut self, allow_io: bool) -> Result<FrameStep> {
         loop {
             let e = self.engine.epoch.load(Ordering::Acquire);
             if e != self.epoch {
@@ -176,33 +269,21 @@ impl ReaderCore {
                 self.offset = skip.to_offset;
                 continue;
             }
-            let max_record = self.engine.config.max_record_bytes;
             let offset = self.offset;
-            let bytes = self.buffered();
-            match parse_frame(bytes, self.max_payload) {
+            let at = self.buffered_at();
+            match parse_frame(&self.buf[at..self.buf_len], self.max_payload) {
                 Parse::Frame { header, total } => {
-                    let pos = Position::new(self.seg, offset);
-                    let record = if header.kind == KIND_SEAL {
-                        None
-                    } else {
-                        Some(decode_record(
-                            &header,
-                            &bytes[FRAME_HEADER_LEN..total],
-                            max_record,
-                        ))
-                    };
                     self.offset += total as u64;
-                    match record {
-                        None => continue,
-                        Some(Ok(r)) => return Ok(Step::Record(r, pos)),
-                        Some(Err(reason)) => {
-                            return Err(Error::Corruption {
-                                file: self.path(),
-                                offset,
-                                reason,
-                            })
-                        }
+                    if header.kind == KIND_SEAL {
+                        continue;
                     }
+                    let pos = Position::new(self.seg, offset);
+                    return Ok(FrameStep::Frame {
+                        header,
+                        at,
+                        total,
+                        pos,
+                    });
                 }
                 Parse::Bad(BadFrame::Checksum { expected, actual }) => {
                     return Err(Error::ChecksumMismatch {
@@ -221,10 +302,10 @@ impl ReaderCore {
                 }
                 Parse::NeedMore(n) => {
                     if !allow_io {
-                        return Ok(Step::NeedIo);
+                        return Ok(FrameStep::NeedIo);
                     }
                     if !self.refill(n)? {
-                        return Ok(Step::End);
+                        return Ok(FrameStep::End);
                     }
                 }
             }
@@ -247,7 +328,7 @@ impl ReaderCore {
             }
         }
         self.epoch = epoch;
-        self.buf.clear();
+        self.buf_len = 0;
         self.file = None;
         self.sealed_len = None;
         Ok(())
@@ -311,7 +392,7 @@ impl ReaderCore {
                         self.offset = SEGMENT_HEADER_LEN;
                         self.file = None;
                         self.sealed_len = None;
-                        self.buf.clear();
+                        self.buf_len = 0;
                         return Ok(true);
                     }
                     None => return Ok(false),
@@ -328,38 +409,46 @@ impl ReaderCore {
                 });
             }
             let want = (v.end - self.offset).min(need.max(CHUNK_BYTES) as u64) as usize;
-            if self.buf.capacity() > 4 * CHUNK_BYTES && want <= CHUNK_BYTES {
+            if self.buf.len() > 4 * CHUNK_BYTES && want <= CHUNK_BYTES {
                 self.buf = Vec::new(); // a large frame has passed: give the memory back
             }
-            self.buf.clear();
+            self.buf_len = 0;
             self.buf_start = self.offset;
             if self.offset < v.file_end {
                 let n = ((v.file_end - self.offset) as usize).min(want);
                 if self.file.is_none() {
                     self.file = Some(self.engine.config.fs.open_read(&self.path())?);
                 }
-                self.buf.resize(n, 0);
-                if let Some(f) = &self.file {
-                    f.read_exact_at(&mut self.buf, self.offset)?;
+                if self.buf.len() < n {
+                    self.buf.resize(n, 0);
                 }
+                if let Some(f) = &self.file {
+                    f.read_exact_at(&mut self.buf[..n], self.offset)?;
+                }
+                self.buf_len = n;
                 if n >= need {
                     return Ok(true);
                 }
             }
             // The rest is in the writer's buffer (or was flushed meanwhile: then retry).
-            let from = self.offset + self.buf.len() as u64;
+            let from = self.offset + self.buf_len as u64;
             let mut tail = Vec::new();
             let copied = {
                 let st = lock(&self.engine.state);
                 match &st.active {
                     Some(a) if a.id == self.seg => {
-                        a.copy_buffered(from, want - self.buf.len(), &mut tail)
+                        a.copy_buffered(from, want - self.buf_len, &mut tail)
                     }
                     _ => false,
                 }
             };
             if copied {
-                self.buf.extend_from_slice(&tail);
+                let end = self.buf_len + tail.len();
+                if self.buf.len() < end {
+                    self.buf.resize(end, 0);
+                }
+                self.buf[self.buf_len..end].copy_from_slice(&tail);
+                self.buf_len = end;
                 return Ok(true);
             }
         }
