@@ -167,7 +167,7 @@ fn merge(job: &MergeJob<'_>, writer: &mut Writer<'_, '_>) -> Result<JobStats> {
     let children = job
         .inputs
         .iter()
-        .map(|t| Box::new(t.iter()) as Box<dyn InternalIterator<Error = sstable::Error>>)
+        .map(|t| Box::new(t.iter_no_fill()) as Box<dyn InternalIterator<Error = sstable::Error>>)
         .collect();
     let mut merged = MergingIterator::new(children);
     let mut retention = Retention::new(job.snapshots, job.task.bottommost);

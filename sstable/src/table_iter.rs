@@ -16,14 +16,17 @@ pub struct TableIterator {
     table: Arc<Table>,
     block_index: usize,
     block: Option<BlockIter>,
+    /// Blocks read from the file go into the block cache.
+    fill_cache: bool,
 }
 
 impl TableIterator {
-    pub(crate) fn new(table: Arc<Table>) -> Self {
+    pub(crate) fn new(table: Arc<Table>, fill_cache: bool) -> Self {
         TableIterator {
             table,
             block_index: 0,
             block: None,
+            fill_cache,
         }
     }
 
@@ -40,7 +43,7 @@ impl TableIterator {
     /// Loads block `i` (not positioned).
     fn load(&mut self, i: usize) -> Result<&mut BlockIter> {
         self.block = None;
-        let block = self.table.data_block(i)?;
+        let block = self.table.data_block(i, self.fill_cache)?;
         self.block_index = i;
         Ok(self.block.insert(block.iter()))
     }

@@ -160,7 +160,7 @@ impl Table {
         if i == self.index.len() {
             return Ok(Lookup::Absent);
         }
-        let block = self.data_block(i)?;
+        let block = self.data_block(i, true)?;
         let buffers = KEY_BUFFERS.with(|c| {
             c.try_borrow_mut()
                 .map(|mut b| std::mem::take(&mut *b))
@@ -238,7 +238,15 @@ impl Table {
 
     /// A double-ended cursor over all entries, holding this table alive.
     pub fn iter(self: &Arc<Self>) -> TableIterator {
-        TableIterator::new(Arc::clone(self))
+        TableIterator::new(Arc::clone(self), true)
+    }
+
+    /// A cursor for a bulk scan (a compaction): it uses cached blocks but does not insert
+    /// the blocks it reads into the block cache (RocksDB's `fill_cache = false`), so a
+    /// compaction neither evicts the blocks reads need nor grows the cache's memory while
+    /// the engine only writes.
+    pub fn iter_no_fill(self: &Arc<Self>) -> TableIterator {
+        TableIterator::new(Arc::clone(self), false)
     }
 
     /// Reads every block from the file (bypassing the cache), checks every checksum and every
@@ -303,17 +311,17 @@ impl Table {
         Ok(report)
     }
 
-    /// The data block `i` of the index, from the cache or the file.
-    pub(crate) fn data_block(&self, i: usize) -> Result<Arc<Block>> {
+    /// The data block `i` of the index, from the cache or the file; a block read from the
+    /// file is inserted into the cache if `fill_cache`.
+    pub(crate) fn data_block(&self, i: usize, fill_cache: bool) -> Result<Arc<Block>> {
         let handle = self.index.handle(i);
         if let Some(cache) = &self.cache {
             if let Some(b) = cache.get(self.file_id, handle.offset) {
                 return Ok(b);
             }
         }
-        let spare = self
-            .cache
-            .as_ref()
+        let cache = self.cache.as_ref().filter(|_| fill_cache);
+        let spare = cache
             .map(|c| c.spare_buffer(self.file_id, handle.offset))
             .unwrap_or_default();
         let data = read_block(&*self.file, &self.path, handle, "data block", spare)?;
@@ -322,7 +330,7 @@ impl Table {
             return Err(self.block_corrupt(i, BlockError::new(0, "data block is empty")));
         }
         let block = Arc::new(block);
-        if let Some(cache) = &self.cache {
+        if let Some(cache) = cache {
             cache.insert(self.file_id, handle.offset, Arc::clone(&block));
         }
         Ok(block)

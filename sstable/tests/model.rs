@@ -9,6 +9,7 @@ use common::{InternalIterator, InternalKey, Lookup, ValueKind, MAX_SEQNO};
 use proptest::prelude::*;
 use sstable::{BlockCache, Compression, Table, TableBuilder, TableOptions};
 use std::path::Path;
+use std::sync::Arc;
 use support::*;
 
 fn cases() -> u32 {
@@ -385,4 +386,37 @@ fn tiny_cache_recycles_buffers_without_mixing_blocks() {
         );
         assert!(cache.usage_bytes() <= cache.capacity_bytes());
     }
+}
+
+/// A bulk scan (`iter_no_fill`, as a compaction reads) sees every entry but leaves the block
+/// cache as it found it; an ordinary `iter` fills it.
+#[test]
+fn a_no_fill_scan_reads_everything_and_leaves_the_cache_alone() {
+    let model = support::mixed_model(12);
+    let options = TableOptions {
+        block_size_bytes: 512,
+        ..TableOptions::default()
+    };
+    let (fs, props) = mem_table(&model, options);
+    assert!(props.data_blocks > 5);
+    let cache = BlockCache::new(1 << 20);
+    let table =
+        Arc::new(Table::open(fs.shared(), Path::new("/db/t.sst"), 7, Some(cache.clone())).unwrap());
+    let scan = |mut it: sstable::TableIterator| {
+        let mut n = 0;
+        it.seek_to_first().unwrap();
+        while it.valid() {
+            n += 1;
+            it.next().unwrap();
+        }
+        n
+    };
+    assert_eq!(scan(table.iter_no_fill()), model.len());
+    assert_eq!(cache.len(), 0, "a no-fill scan inserted blocks");
+    assert_eq!(scan(table.iter()), model.len());
+    assert_eq!(cache.len() as u64, props.data_blocks);
+    // With the cache full, a no-fill scan uses the cached blocks.
+    let misses = cache.misses();
+    assert_eq!(scan(table.iter_no_fill()), model.len());
+    assert_eq!(cache.misses(), misses);
 }
