@@ -231,9 +231,9 @@ pub fn decompress(stored: &[u8], kind: u8) -> std::result::Result<Vec<u8>, Decod
 
 /// [`decompress`] into `buf`, a spare buffer whose old contents are overwritten (its
 /// allocation is reused if it fits the block within a quarter, so that the block's memory
-/// stays close to its size; only bytes beyond its old length get zeroed first). On success
-/// every byte of the result was written by the decompression: nothing of the old contents
-/// remains.
+/// stays close to its size). An lz4 block is decoded by our own decoder (`lz4.rs`), into the
+/// buffer cleared and zero-filled to the block's length; on success every byte of the result
+/// was written by the decompression: nothing of the old contents remains.
 pub fn decompress_reusing(
     stored: &[u8],
     kind: u8,
@@ -264,12 +264,8 @@ pub fn decompress_reusing(
                 ));
             }
             let mut buf = fitted(buf, len);
-            buf.resize(len, 0);
-            match lz4_flex::block::decompress_into(body, &mut buf) {
-                Ok(n) if n == len => Ok(buf),
-                Ok(n) => Err(format!("lz4 block gave {n} bytes, expected {len}")),
-                Err(e) => Err(format!("lz4 block does not decompress: {e}")),
-            }
+            crate::lz4::decompress_into(body, len, &mut buf).map_err(|e| e.to_string())?;
+            Ok(buf)
         }
         other => Err(format!("unknown compression type {other}")),
     }

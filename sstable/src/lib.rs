@@ -51,6 +51,7 @@ pub mod format;
 pub mod fuzz;
 pub mod index;
 mod key_cmp;
+mod lz4;
 pub mod properties;
 pub mod table_builder;
 pub mod table_iter;
