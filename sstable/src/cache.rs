@@ -7,10 +7,13 @@
 //! cached. File ids must never be reused for different files while the cache lives (the engine's
 //! file numbers only grow).
 //!
-//! Eviction: each shard maps a key to its block, charge and "referenced" bit, and keeps the keys
-//! in a ring of slots that a clock hand sweeps. A hit only sets the entry's bit (O(1), one hash
-//! bucket touched, no allocation, no reordering); an insert that needs room moves the hand,
-//! clearing referenced bits and evicting the first entry found without one.
+//! Eviction: each shard maps a key to its block, charge and ring slot, and keeps the keys in a
+//! ring of slots that a clock hand sweeps, with a "referenced" bit per slot in a compact array
+//! beside it. A hit touches one hash bucket and sets its slot's bit (O(1), no allocation, no
+//! reordering); an insert that needs room moves the hand, clearing referenced bits and
+//! evicting the first entry found without one. The bits live outside the map so that the hand
+//! passes a referenced entry without a hash probe: the array (a byte per cached block) stays
+//! in the CPU caches, the map's buckets do not.
 //!
 //! Spares: an evicted block that nobody else holds leaves its buffer to its shard (at most
 //! [`SPARES_PER_SHARD`] buffers of at most [`SPARE_MAX_BYTES`] each, not charged to the
@@ -67,8 +70,6 @@ struct Entry {
     charge: usize,
     /// The entry's slot in the clock ring.
     slot: usize,
-    /// Set by a hit, cleared by the passing hand.
-    referenced: bool,
 }
 
 type KeyMap = HashMap<Key, Entry, BuildHasherDefault<KeyHasher>>;
@@ -78,6 +79,9 @@ struct Shard {
     map: KeyMap,
     /// The clock: the key in each slot (`None` for a free slot).
     ring: Vec<Option<Key>>,
+    /// Per slot of `ring`: set by a hit, cleared by the passing hand (and when the slot is
+    /// freed or reused).
+    referenced: Vec<bool>,
     /// Free slots of `ring`.
     free: Vec<usize>,
     /// Buffers of evicted blocks (at most `SPARES_PER_SHARD`).
@@ -90,8 +94,10 @@ struct Shard {
 
 impl Shard {
     fn get(&mut self, key: Key) -> Option<Arc<Block>> {
-        let e = self.map.get_mut(&key)?;
-        e.referenced = true;
+        let e = self.map.get(&key)?;
+        if let Some(bit) = self.referenced.get_mut(e.slot) {
+            *bit = true;
+        }
         Some(Arc::clone(&e.block))
     }
 
@@ -109,10 +115,12 @@ impl Shard {
         let slot = match self.free.pop() {
             Some(i) => {
                 self.ring[i] = Some(key);
+                self.referenced[i] = false;
                 i
             }
             None => {
                 self.ring.push(Some(key));
+                self.referenced.push(false);
                 self.ring.len() - 1
             }
         };
@@ -120,7 +128,6 @@ impl Shard {
             block,
             charge,
             slot,
-            referenced: false,
         };
         self.map.insert(key, entry);
         self.usage_bytes += charge;
@@ -138,12 +145,13 @@ impl Shard {
             let Some(key) = self.ring[i] else {
                 continue;
             };
-            match self.map.get_mut(&key) {
-                Some(e) if e.referenced => e.referenced = false,
-                Some(_) => {
-                    if let Some(e) = self.map.remove(&key) {
-                        self.forget(e);
-                    }
+            if self.referenced[i] {
+                self.referenced[i] = false;
+                continue;
+            }
+            match self.map.remove(&key) {
+                Some(e) => {
+                    self.forget(e);
                     return;
                 }
                 // Not reachable (every ring key is mapped); free the slot rather than loop.
@@ -159,6 +167,7 @@ impl Shard {
     /// buffer as a spare if there is room and nobody else holds the block.
     fn forget(&mut self, e: Entry) {
         self.ring[e.slot] = None;
+        self.referenced[e.slot] = false;
         self.free.push(e.slot);
         self.usage_bytes -= e.charge;
         if self.spares.len() < SPARES_PER_SHARD && e.charge <= SPARE_MAX_BYTES {
@@ -289,6 +298,10 @@ mod tests {
             let live = s.ring.iter().filter(|x| x.is_some()).count();
             assert_eq!(live, s.map.len());
             assert_eq!(live + s.free.len(), s.ring.len());
+            assert_eq!(s.referenced.len(), s.ring.len());
+            for &i in &s.free {
+                assert!(s.ring[i].is_none() && !s.referenced[i]);
+            }
             assert_eq!(
                 s.map.values().map(|e| e.charge).sum::<usize>(),
                 s.usage_bytes
