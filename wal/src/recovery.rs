@@ -1,7 +1,9 @@
 //! Recovery: what `open` does to find where the log ends and whether it is whole.
 //!
 //! Every segment is streamed once through a bounded [`FileWindow`]; every frame's checksum and
-//! the batch structure (FIRST ... LAST) are checked. Records count only once their batch's LAST
+//! the batch structure (FIRST ... LAST) are checked. Segments are scanned on a few threads
+//! (the scans only read); what they found is taken in segment order, so the first damage in
+//! log order is the one reported, as a scan of one segment after another would. Records count only once their batch's LAST
 //! frame is read, so a batch is recovered whole or not at all. Damage is classified:
 //! - a zero-filled tail (preallocated space) of the last segment: cut, not corruption;
 //! - damage in the last segment after which no valid frame follows: a torn tail, cut back to the
@@ -14,6 +16,7 @@
 //!   next batch start, reported in [`RecoveryInfo::skipped`].
 
 use crate::config::{RecoveryMode, WalConfig};
+use crate::engine::lock;
 use crate::error::{Error, Result};
 use crate::format::{
     check_segment_header, max_payload_for, FrameHeader, HeaderCheck, FLAG_FIRST, FLAG_LAST,
@@ -25,6 +28,8 @@ use crate::writer::ActiveSegment;
 use crate::Position;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// What `open` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -179,11 +184,15 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
     } else {
         None
     };
+    let jobs: Vec<(u64, bool)> = ids
+        .iter()
+        .map(|&id| (id, id == last_id || unsealed == Some(id)))
+        .collect();
     let mut last = None;
-    for &id in &ids {
+    for (&(id, open_tail), scanned) in jobs.iter().zip(scan_segments(config, &jobs)) {
         let is_last = id == last_id;
-        let open_tail = is_last || unsealed == Some(id);
-        let scan = scan_segment(config, id, open_tail, &mut info)?;
+        let (scan, found) = scanned?;
+        merge_info(&mut info, found);
         if is_last {
             last = Some(scan);
         } else if open_tail && scan.end < scan.len {
@@ -253,6 +262,82 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
         active,
         info,
     })
+}
+
+/// What scanning one segment found, or why it failed.
+type Scanned = Result<(SegScan, RecoveryInfo)>;
+
+/// At most this many threads scan segments at open (the machine's cores permitting).
+const MAX_SCAN_THREADS: usize = 4;
+
+/// Scans each `(id, open_tail)` segment, on a few threads when there are several; the
+/// results in the order given. Scans only read, so scanning segments after a damaged one
+/// (which the caller reports, in order, without looking further) changes nothing.
+fn scan_segments(config: &WalConfig, jobs: &[(u64, bool)]) -> Vec<Scanned> {
+    let scan = |&(id, open_tail): &(u64, bool)| {
+        let mut found = RecoveryInfo::default();
+        scan_segment(config, id, open_tail, &mut found).map(|s| (s, found))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_SCAN_THREADS)
+        .min(jobs.len());
+    if threads <= 1 {
+        return jobs.iter().map(scan).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Scanned>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(job) = jobs.get(i) else { return };
+        *lock(&slots[i]) = Some(scan(job));
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            // A helper that cannot be started leaves its share to the others.
+            let _ = std::thread::Builder::new()
+                .name("wal-scan".into())
+                .spawn_scoped(s, work);
+        }
+        work();
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(|| {
+                    // Every index below `jobs.len()` was taken by a thread that filled it (a
+                    // panicking one would have ended the scope with its panic).
+                    Err(Error::Io(std::io::Error::other(
+                        "a segment scan did not run",
+                    )))
+                })
+        })
+        .collect()
+}
+
+/// Adds what one segment's scan found to what the segments before it did.
+fn merge_info(into: &mut RecoveryInfo, from: RecoveryInfo) {
+    let RecoveryInfo {
+        segments_read,
+        records_read,
+        bytes_read,
+        bytes_cut,
+        zero_tail_bytes,
+        last_position,
+        next_position: _,
+        skipped,
+    } = from;
+    into.segments_read += segments_read;
+    into.records_read += records_read;
+    into.bytes_read += bytes_read;
+    into.bytes_cut += bytes_cut;
+    into.zero_tail_bytes += zero_tail_bytes;
+    if last_position.is_some() {
+        into.last_position = last_position;
+    }
+    into.skipped.extend(skipped);
 }
 
 fn scan_segment(
