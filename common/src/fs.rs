@@ -16,6 +16,8 @@
 //!    Replacing a file atomically is: write a temporary, sync it, rename, sync the directory.
 
 pub mod fault;
+#[cfg(unix)]
+mod mapped;
 pub mod mem;
 pub mod real;
 
@@ -55,6 +57,10 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     /// Takes an exclusive lock on the file at `path` (created if missing), held until the returned
     /// guard is dropped. Fails with [`io::ErrorKind::WouldBlock`] if another holder has it.
     fn lock(&self, path: &Path) -> io::Result<DirLock>;
+    /// Whether its writable files honour [`WritableFile::map_preallocated`] (default false).
+    fn maps_files(&self) -> bool {
+        false
+    }
 }
 
 /// A file open for writing. Writes go to the cursor and advance it.
@@ -72,6 +78,12 @@ pub trait WritableFile: Send + Sync + Debug {
     /// Makes the file at least `len` bytes long, zero-filled past its old end, without moving
     /// the cursor. Lets a log write into space whose size is already on disk.
     fn preallocate(&mut self, len: u64) -> io::Result<()>;
+    /// Asks that from now on an `append` inside the preallocated length be a copy into a
+    /// shared memory map of the file instead of a `write` call: the same page-cache pages,
+    /// so the bytes are as safe from a process crash, without a system call. Space past the
+    /// preallocated length is still written by `write`. A hint: a file system without maps
+    /// ignores it (the default). Errors, if any, surface in the later calls.
+    fn map_preallocated(&mut self) {}
 }
 
 /// A file open for positioned reads, shareable between threads.

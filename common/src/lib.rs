@@ -25,7 +25,7 @@
 //! let r = crashed.open_read(Path::new("/db/a")).unwrap();
 //! assert_eq!(r.len().unwrap(), 5);
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod checksum;
 pub mod coding;

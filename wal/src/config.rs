@@ -87,9 +87,17 @@ pub struct WalConfig {
     /// Keep zero-filled, allocated space ([`PREALLOCATE_STEP`] bytes at a time) ahead of the
     /// writer under `Always` and `Batch`, so that an fdatasync overwrites blocks in place and
     /// need not also commit a new file size and block allocation (one fsync per step does).
-    /// Default true; ignored under `Os`, which fsyncs only at `sync`, `close` and rotation.
-    /// The zero tail is cut at rotation and close, and by recovery after a crash.
+    /// Default true. Under `Os`, which fsyncs only at `sync`, `close` and rotation, it is
+    /// used only for `mapped_appends` on a file system that maps. The zero tail is cut at rotation and close, and by
+    /// recovery after a crash.
     pub preallocate: bool,
+    /// Write buffered appends into the preallocated space by copying them into a shared
+    /// memory map of the segment (the same page-cache pages a `write` fills: as safe from a
+    /// process crash, without a system call per hand-off), on file systems that map
+    /// (the real one). Needs `preallocate`. Default true. Set it false to have every hand-off
+    /// be a `write` call, e.g. where another process might truncate the segments (a store
+    /// into a page past the end of the file would kill the process with SIGBUS).
+    pub mapped_appends: bool,
     /// Appends are gathered in a buffer of this size before being written (default 256 KiB).
     pub write_buffer_bytes: usize,
     /// The file system (default the real one).
@@ -106,6 +114,7 @@ impl Default for WalConfig {
             recovery_mode: RecoveryMode::default(),
             compression: Compression::default(),
             preallocate: true,
+            mapped_appends: true,
             write_buffer_bytes: 256 << 10,
             fs: RealFs::shared(),
         }
@@ -119,7 +128,8 @@ pub const PREALLOCATE_STEP: u64 = 256 << 10;
 impl WalConfig {
     /// Bytes of zero-filled space kept ahead of the writer; 0 when not preallocating.
     pub(crate) fn preallocate_step(&self) -> u64 {
-        if self.preallocate && self.fsync_policy != FsyncPolicy::Os {
+        let mapped = self.mapped_appends && self.fs.maps_files();
+        if self.preallocate && (self.fsync_policy != FsyncPolicy::Os || mapped) {
             PREALLOCATE_STEP.min(self.segment_size_bytes)
         } else {
             0

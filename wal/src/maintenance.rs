@@ -56,6 +56,7 @@ impl Engine {
             file,
             self.config.write_buffer_bytes,
             self.config.preallocate_step(),
+            self.config.mapped_appends,
         )
         .map_err(|e| self.poison("opening a new segment failed", e))?;
         let mut old = {
@@ -144,7 +145,9 @@ impl Engine {
                 .open_append(&path)
                 .and_then(|f| {
                     let step = self.config.preallocate_step();
-                    ActiveSegment::new(fs, path, seg, f, self.config.write_buffer_bytes, step)
+                    let buffer = self.config.write_buffer_bytes;
+                    let mapped = self.config.mapped_appends;
+                    ActiveSegment::new(fs, path, seg, f, buffer, step, mapped)
                 })
                 .map_err(|e| self.poison("reopening the kept segment failed", e))?;
             st.active = Some(reopened);

@@ -146,6 +146,7 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
             file,
             config.write_buffer_bytes,
             step,
+            config.mapped_appends,
         )?;
         segments.insert(1, None);
         info.next_position = Position::new(1, SEGMENT_HEADER_LEN);
@@ -255,7 +256,9 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
         f
     };
     segments.insert(last_id, None);
-    let active = ActiveSegment::new(fs, path, last_id, file, config.write_buffer_bytes, step)?;
+    let buffer = config.write_buffer_bytes;
+    let mapped = config.mapped_appends;
+    let active = ActiveSegment::new(fs, path, last_id, file, buffer, step, mapped)?;
     info.next_position = active.end_position();
     Ok(Recovered {
         segments,

@@ -42,8 +42,16 @@ impl ActiveSegment {
         file: Box<dyn WritableFile>,
         write_buffer_bytes: usize,
         prealloc_step: u64,
+        mapped: bool,
     ) -> io::Result<ActiveSegment> {
+        let mut file = file;
         let prealloc_end = fs.file_size(&path)?;
+        if mapped && prealloc_step > 0 {
+            // From here on, flushes inside the zero-filled space are copies into a map of it
+            // (`WritableFile::map_preallocated`); this call maps what is there already.
+            file.map_preallocated();
+            file.preallocate(prealloc_end)?;
+        }
         let sync_handle = Arc::new(Mutex::new(fs.open_append(&path)?));
         Ok(ActiveSegment {
             prealloc_step,
