@@ -4,7 +4,9 @@
 //! active segment's not-yet-written tail straight from the writer's buffer (so a record is
 //! readable as soon as `append` returned). It holds one window of [`CHUNK_BYTES`] (or one
 //! frame, if larger). It jumps over ranges that `SkipCorrupted` recovery reported, skips seal
-//! frames, and fails with `Error::Truncated` if `truncate_after` cut the log before it.
+//! frames, and fails with `Error::Truncated` if `truncate_after` cut the log before it. Records
+//! are decoded in place: [`ReaderCore::step_ref`] lends them (the replay thread's way, see
+//! replay.rs), [`ReaderCore::step`] copies them into a [`Record`].
 
 use crate::engine::{lock, Engine, State};
 use crate::error::{Error, Result};

@@ -141,8 +141,13 @@ enum State {
     Failed(String),
 }
 
-/// A replay of the log from a position to its end (as it stands while the replay reads): see
-/// [the module](self). Made by [`blocking::Wal::replay_from`](crate::blocking::Wal::replay_from).
+/// A replay of the log from a position to its end (as it stands while the replay reads), made
+/// by [`blocking::Wal::replay_from`](crate::blocking::Wal::replay_from). A thread of its own
+/// reads, checksums and decodes records into [`RecordBatch`]es one batch ahead of the caller.
+/// The records, their order and every error are those of a
+/// [`blocking::Reader`](crate::blocking::Reader) from the same position: a checksum mismatch
+/// or a damaged record ends the replay with the reader's error (naming the file and offset),
+/// after the records before it.
 ///
 /// ```
 /// use wal::blocking::Wal;
