@@ -78,6 +78,14 @@ pub trait WritableFile: Send + Sync + Debug {
     /// Makes the file at least `len` bytes long, zero-filled past its old end, without moving
     /// the cursor. Lets a log write into space whose size is already on disk.
     fn preallocate(&mut self, len: u64) -> io::Result<()>;
+    /// As [`preallocate`](WritableFile::preallocate), but the space need only be allocated
+    /// and read as zeros, not written: the real file system uses `fallocate`, which costs no
+    /// page-cache writes, while the first fdatasync after data lands there also commits the
+    /// extents' conversion (so a log that fdatasyncs every append prefers `preallocate`).
+    /// Default: `preallocate`.
+    fn reserve(&mut self, len: u64) -> io::Result<()> {
+        self.preallocate(len)
+    }
     /// Asks that from now on an `append` inside the preallocated length be a copy into a
     /// shared memory map of the file instead of a `write` call: the same page-cache pages,
     /// so the bytes are as safe from a process crash, without a system call. Space past the

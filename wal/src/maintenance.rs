@@ -47,18 +47,16 @@ impl Engine {
         let fs = &*self.config.fs;
         let dir = &self.config.dir;
         let new_id = lock(&self.state).active.as_ref().ok_or(Error::Closed)?.id + 1;
-        let file = create_segment(fs, dir, new_id, self.config.new_segment_len())
-            .map_err(|e| self.poison("creating a new segment failed", e))?;
-        let fresh = ActiveSegment::new(
+        let file = create_segment(
             fs,
-            segment_path(dir, new_id),
+            dir,
             new_id,
-            file,
-            self.config.write_buffer_bytes,
-            self.config.preallocate_step(),
-            self.config.mapped_appends,
+            self.config.new_segment_len(),
+            self.config.zero_fill(),
         )
-        .map_err(|e| self.poison("opening a new segment failed", e))?;
+        .map_err(|e| self.poison("creating a new segment failed", e))?;
+        let fresh = ActiveSegment::new(fs, segment_path(dir, new_id), new_id, file, &self.config)
+            .map_err(|e| self.poison("opening a new segment failed", e))?;
         let mut old = {
             let mut st = lock(&self.state);
             let active = st.active.as_mut().ok_or(Error::Closed)?;
@@ -143,12 +141,7 @@ impl Engine {
             let path = segment_path(dir, seg);
             let reopened = fs
                 .open_append(&path)
-                .and_then(|f| {
-                    let step = self.config.preallocate_step();
-                    let buffer = self.config.write_buffer_bytes;
-                    let mapped = self.config.mapped_appends;
-                    ActiveSegment::new(fs, path, seg, f, buffer, step, mapped)
-                })
+                .and_then(|f| ActiveSegment::new(fs, path, seg, f, &self.config))
                 .map_err(|e| self.poison("reopening the kept segment failed", e))?;
             st.active = Some(reopened);
             st.segments.insert(seg, None);

@@ -138,16 +138,8 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
     let step = config.preallocate_step();
     let mut segments = BTreeMap::new();
     if ids.is_empty() {
-        let file = create_segment(fs, dir, 1, prealloc)?;
-        let active = ActiveSegment::new(
-            fs,
-            segment_path(dir, 1),
-            1,
-            file,
-            config.write_buffer_bytes,
-            step,
-            config.mapped_appends,
-        )?;
+        let file = create_segment(fs, dir, 1, prealloc, config.zero_fill())?;
+        let active = ActiveSegment::new(fs, segment_path(dir, 1), 1, file, config)?;
         segments.insert(1, None);
         info.next_position = Position::new(1, SEGMENT_HEADER_LEN);
         return Ok(Recovered {
@@ -221,7 +213,7 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
         // append to a fresh one, so later records never fall inside the reported skip.
         segments.insert(last_id, Some(scan.len));
         last_id += 1;
-        create_segment(fs, dir, last_id, prealloc)?;
+        create_segment(fs, dir, last_id, prealloc, config.zero_fill())?;
         let len = fs.file_size(&segment_path(dir, last_id))?;
         scan = SegScan {
             end: SEGMENT_HEADER_LEN.min(len),
@@ -241,7 +233,7 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
             info.bytes_cut += scan.len;
         }
         fs.remove_file(&path)?;
-        create_segment(fs, dir, last_id, prealloc)?
+        create_segment(fs, dir, last_id, prealloc, config.zero_fill())?
     } else {
         let mut f = fs.open_append(&path)?;
         if scan.end < scan.len {
@@ -256,9 +248,7 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
         f
     };
     segments.insert(last_id, None);
-    let buffer = config.write_buffer_bytes;
-    let mapped = config.mapped_appends;
-    let active = ActiveSegment::new(fs, path, last_id, file, buffer, step, mapped)?;
+    let active = ActiveSegment::new(fs, path, last_id, file, config)?;
     info.next_position = active.end_position();
     Ok(Recovered {
         segments,

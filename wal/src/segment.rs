@@ -45,12 +45,18 @@ pub fn create_segment(
     dir: &Path,
     id: u64,
     preallocate_to: Option<u64>,
+    zero_fill: bool,
 ) -> std::io::Result<Box<dyn WritableFile>> {
     let path = segment_path(dir, id);
     let mut file = fs.create(&path)?;
     file.append(&encode_segment_header(id))?;
     if let Some(len) = preallocate_to {
-        file.preallocate(len.max(SEGMENT_HEADER_LEN))?;
+        let len = len.max(SEGMENT_HEADER_LEN);
+        if zero_fill {
+            file.preallocate(len)?;
+        } else {
+            file.reserve(len)?;
+        }
     }
     file.sync_all()?;
     fs.sync_dir(dir)?;
@@ -67,8 +73,8 @@ mod tests {
         let fs = MemFs::new();
         let dir = Path::new("/w");
         fs.create_dir_all(dir).unwrap();
-        create_segment(&fs, dir, 2, None).unwrap();
-        create_segment(&fs, dir, 1, Some(4096)).unwrap();
+        create_segment(&fs, dir, 2, None, true).unwrap();
+        create_segment(&fs, dir, 1, Some(4096), false).unwrap();
         fs.create(&dir.join(LOCK_FILE)).unwrap();
         assert_eq!(list_segments(&fs, dir).unwrap(), vec![1, 2]);
         assert_eq!(fs.file_size(&segment_path(dir, 1)).unwrap(), 4096);

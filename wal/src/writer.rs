@@ -5,7 +5,7 @@
 //! background thread flushes it, and before every fsync. Every batch is encoded whole into the
 //! buffer and the buffer is written whole, so the file always ends at a batch boundary.
 
-use crate::config::Compression;
+use crate::config::{Compression, WalConfig};
 use crate::format::{encode_record, encode_seal, FLAG_FIRST, FLAG_LAST};
 use crate::{Position, Record};
 use common::{FileSystem, WritableFile};
@@ -31,6 +31,8 @@ pub(crate) struct ActiveSegment {
     prealloc_step: u64,
     /// The file's length: the end of the zero-filled space, or `file_end`.
     prealloc_end: u64,
+    /// Preallocate by writing zeros, not only allocating (see `WalConfig::zero_fill`).
+    zero_fill: bool,
 }
 
 impl ActiveSegment {
@@ -40,10 +42,12 @@ impl ActiveSegment {
         path: PathBuf,
         id: u64,
         file: Box<dyn WritableFile>,
-        write_buffer_bytes: usize,
-        prealloc_step: u64,
-        mapped: bool,
+        config: &WalConfig,
     ) -> io::Result<ActiveSegment> {
+        let write_buffer_bytes = config.write_buffer_bytes;
+        let prealloc_step = config.preallocate_step();
+        let mapped = config.mapped_appends;
+        let zero_fill = config.zero_fill();
         let mut file = file;
         let prealloc_end = fs.file_size(&path)?;
         if mapped && prealloc_step > 0 {
@@ -56,6 +60,7 @@ impl ActiveSegment {
         Ok(ActiveSegment {
             prealloc_step,
             prealloc_end,
+            zero_fill,
             id,
             file_end: file.position(),
             file,
@@ -118,7 +123,11 @@ impl ActiveSegment {
         let end = self.logical_end();
         if self.prealloc_step > 0 && end > self.prealloc_end {
             let to = end + self.prealloc_step;
-            self.file.preallocate(to)?;
+            if self.zero_fill {
+                self.file.preallocate(to)?;
+            } else {
+                self.file.reserve(to)?;
+            }
             self.prealloc_end = to;
         }
         self.file.append(&self.buf)?;

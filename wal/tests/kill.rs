@@ -150,7 +150,7 @@ fn rounds() -> usize {
     std::env::var("WAL_KILL_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(10)
 }
 
 #[test]

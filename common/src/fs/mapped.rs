@@ -35,6 +35,27 @@ unsafe impl Send for Mapping {}
 // SAFETY: `&Mapping` exposes no access to the memory (only its bounds).
 unsafe impl Sync for Mapping {}
 
+/// Allocates `[offset, offset + len)` of `file` (reads as zeros, extends the file), with
+/// `fallocate`; `Ok(false)` if the file system does not support it.
+pub(crate) fn allocate(file: &File, offset: u64, len: u64) -> io::Result<bool> {
+    let (Ok(off), Ok(n)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "range too large",
+        ));
+    };
+    // SAFETY: fallocate takes a descriptor and integers; the descriptor is valid for the call.
+    let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, off, n) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => Ok(false),
+        _ => Err(e),
+    }
+}
+
 /// The system's page size.
 pub(crate) fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions; it returns -1 on error, handled below.
@@ -82,17 +103,42 @@ impl Mapping {
         at >= self.offset && at - self.offset + n as u64 <= self.len as u64
     }
 
-    /// Copies `data` to file offset `at` (which [`covers`](Mapping::covers) must accept).
+    /// Copies `data` to file offset `at` (which [`covers`](Mapping::covers) must accept), in
+    /// ascending order, so that a process killed in the middle leaves a prefix of `data`.
+    ///
+    /// That order is the point: an interrupted `write` leaves a prefix too, and recovery
+    /// tells a torn tail from damage by it (a bad frame with no valid frame after it). A
+    /// libc `memcpy` stores the first bytes of a large copy last (it saves the unaligned
+    /// head and writes it after the aligned body); killed mid-copy, it left 44 zero bytes
+    /// followed by whole frames, which recovery rightly called corruption. So: byte stores
+    /// up to 8-byte alignment, aligned 8-byte stores, byte stores for the rest, all
+    /// volatile so the compiler keeps them in this order (on one CPU, the stores of an
+    /// interrupted thread reach memory in program order up to the interruption).
     pub fn write(&mut self, at: u64, data: &[u8]) {
         assert!(self.covers(at, data.len()), "write outside the mapping");
         let start = (at - self.offset) as usize;
         // SAFETY: `covers` put `[start, start + len)` inside the live mapping of `self.len`
-        // bytes, which nothing else in this process aliases (we own it, behind `&mut self`),
-        // and `data` is a separate Rust slice, so the ranges do not overlap. The file is at
-        // least `offset + len` long (the caller's contract in `new`, kept because the owner
-        // drops the mapping before it truncates), so the store cannot fault past the end.
+        // bytes, which nothing else in this process aliases (we own it, behind `&mut self`).
+        // The file is at least `offset + len` long (the caller's contract in `new`, kept
+        // because the owner drops the mapping before it truncates), so no store can fault
+        // past the end. The 8-byte stores go to addresses aligned to 8 (checked below).
         unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(start), data.len());
+            let dst = self.ptr.add(start);
+            let n = data.len();
+            let head = dst.align_offset(8).min(n);
+            for (i, &b) in data[..head].iter().enumerate() {
+                std::ptr::write_volatile(dst.add(i), b);
+            }
+            let mut i = head;
+            while i + 8 <= n {
+                let word = u64::from_ne_bytes(data[i..i + 8].try_into().expect("8 bytes"));
+                debug_assert!((dst.add(i) as usize).is_multiple_of(8));
+                std::ptr::write_volatile(dst.add(i).cast::<u64>(), word);
+                i += 8;
+            }
+            for (j, &b) in data[i..].iter().enumerate() {
+                std::ptr::write_volatile(dst.add(i + j), b);
+            }
         }
     }
 }

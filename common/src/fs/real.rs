@@ -1,6 +1,6 @@
 //! The operating system's file system.
 
-use super::mapped::{page_size, Mapping};
+use super::mapped::{allocate, page_size, Mapping};
 use super::{DirLock, FileSystem, RandomAccessFile, WritableFile};
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -39,6 +39,15 @@ impl RealWritable {
             map_wanted: false,
             map: None,
         }
+    }
+
+    /// Makes the map (if wanted) cover from the cursor to `end`, the file's length.
+    fn map_up_to(&mut self, end: u64) -> io::Result<()> {
+        let ahead = end.saturating_sub(self.pos) as usize;
+        if self.map_wanted && !self.map.as_ref().is_some_and(|m| m.covers(self.pos, ahead)) {
+            self.remap(end)?;
+        }
+        Ok(())
     }
 
     /// Maps `[page of the cursor, len)` if maps are wanted and that range is not empty.
@@ -101,12 +110,18 @@ impl WritableFile for RealWritable {
                 .map_err(|e| annotate(e, &self.path))?;
             off += n as u64;
         }
-        let end = cur.max(len);
-        let ahead = end.saturating_sub(self.pos) as usize;
-        if self.map_wanted && !self.map.as_ref().is_some_and(|m| m.covers(self.pos, ahead)) {
-            self.remap(end)?;
+        self.map_up_to(cur.max(len))
+    }
+    fn reserve(&mut self, len: u64) -> io::Result<()> {
+        let cur = self.file.metadata()?.len();
+        // Allocated blocks (so a store through the map never allocates at fault time) that
+        // read as zeros, with no page-cache writes.
+        if len > cur
+            && !allocate(&self.file, cur, len - cur).map_err(|e| annotate(e, &self.path))?
+        {
+            return self.preallocate(len);
         }
-        Ok(())
+        self.map_up_to(cur.max(len))
     }
     fn map_preallocated(&mut self) {
         self.map_wanted = true;
@@ -223,7 +238,7 @@ mod tests {
     use super::*;
 
     /// Appends through the map of the preallocated space, past it (a `write`), after a cut
-    /// (the map is dropped first) and after the next preallocation (mapped again): the file
+    /// (the map is dropped first) and after the next reservation (mapped again): the file
     /// reads back exactly what was appended, through another descriptor, before any sync.
     #[test]
     fn mapped_appends_read_back_exactly() {
@@ -258,7 +273,7 @@ mod tests {
         let mut cut = cur[..5_000].to_vec();
         w.append(b"after the cut").unwrap();
         cut.extend_from_slice(b"after the cut");
-        w.preallocate(20_000).unwrap();
+        w.reserve(20_000).unwrap(); // allocated, not written: reads as zeros all the same
         w.append(&chunk).unwrap();
         cut.extend_from_slice(&chunk);
         assert_eq!(fs.file_size(&p).unwrap(), 20_000, "zero-filled ahead");
