@@ -96,12 +96,22 @@ impl Db {
 
     /// Sets `key` to `value`. Returns once the write is durable per the fsync policy.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        self.engine().write(&[WriteOp::put(key, value)])
+        let op = wal::RecordRef {
+            key: key.as_ref(),
+            value: value.as_ref(),
+            tombstone: false,
+        };
+        self.engine().write(&[op])
     }
 
     /// Deletes `key` (a tombstone; deleting an absent key is not an error).
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
-        self.engine().write(&[WriteOp::delete(key)])
+        let op = wal::RecordRef {
+            key: key.as_ref(),
+            value: &[],
+            tombstone: true,
+        };
+        self.engine().write(&[op])
     }
 
     /// The value of `key`, if any.

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use common::{SeqNo, ValueKind};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use wal::AsRecord;
 
 /// One operation of a write: a WAL record (a put, or a delete with `tombstone` set), built once
 /// by the caller, appended to the WAL and inserted into the memtable without another copy.
@@ -34,13 +35,14 @@ pub(crate) type WriteOp = wal::Record;
 impl Engine {
     /// Writes `ops` atomically (one WAL batch, consecutive sequence numbers) and returns once
     /// they are durable per the fsync policy and visible to reads.
-    pub fn write(&self, ops: &[WriteOp]) -> Result<()> {
+    /// `ops` are owned records ([`WriteOp`], a batch's) or borrowed ones (`wal::RecordRef`,
+    /// a single put's or delete's: no copy of the key and value before the WAL's buffer).
+    pub fn write(&self, ops: &[impl AsRecord]) -> Result<()> {
         if ops.is_empty() {
             return Ok(());
         }
-        let records = ops;
-        for r in records {
-            let size = (r.key.len() + r.value.len()) as u64;
+        for op in ops {
+            let size = op.as_record().size_bytes();
             if size > self.opts.max_value_bytes {
                 return Err(Error::TooLarge {
                     size,
@@ -53,24 +55,25 @@ impl Engine {
         let (last_pos, last_seq) = {
             let mut w = lock(&self.writer);
             self.check_poison()?;
-            let positions = self
-                .wal
-                .append_no_wait(records)
+            let mut last_pos = None;
+            self.wal
+                .append_no_wait_with(ops, |p| last_pos = Some(p))
                 .map_err(|e| self.poison(e.into()))?;
             let first = w.next_seq;
-            for (i, r) in records.iter().enumerate() {
+            for (i, op) in ops.iter().enumerate() {
+                let r = op.as_record();
                 let kind = if r.tombstone {
                     ValueKind::Delete
                 } else {
                     ValueKind::Put
                 };
-                w.active.insert(&r.key, first + i as SeqNo, kind, &r.value);
+                w.active.insert(r.key, first + i as SeqNo, kind, r.value);
             }
-            w.next_seq = first + records.len() as SeqNo;
+            w.next_seq = first + ops.len() as SeqNo;
             if w.active.approximate_size_bytes() >= self.opts.memtable_size_bytes {
                 self.freeze(&mut w)?;
             }
-            let last_pos = *positions.last().expect("one position per record");
+            let last_pos = last_pos.expect("one position per record");
             (last_pos, w.next_seq - 1)
         };
         self.wal
@@ -79,15 +82,13 @@ impl Engine {
         self.visible_seq.fetch_max(last_seq, Ordering::SeqCst);
         let c = &self.counters;
         for op in ops {
-            if op.tombstone {
+            let r = op.as_record();
+            if r.tombstone {
                 Counters::add(&c.deletes, 1);
             } else {
                 Counters::add(&c.puts, 1);
             }
-            Counters::add(
-                &c.user_bytes_written,
-                (op.key.len() + op.value.len()) as u64,
-            );
+            Counters::add(&c.user_bytes_written, r.size_bytes());
         }
         if ops.len() > 1 {
             Counters::add(&c.batches, 1);

@@ -22,7 +22,7 @@ use crate::recovery::{recover, RecoveryInfo, SkippedRange};
 use crate::segment::LOCK_FILE;
 use crate::sleepers::{unpark_all, Sleepers};
 use crate::writer::ActiveSegment;
-use crate::{Position, Record};
+use crate::{AsRecord, Position};
 use common::DirLock;
 use std::collections::BTreeMap;
 use std::io;
@@ -239,17 +239,15 @@ impl Engine {
     }
 
     /// Appends `records` as one atomic batch; calls `out` with each record's position.
-    pub fn append(&self, records: &[Record], mut out: impl FnMut(Position)) -> Result<()> {
+    pub fn append(&self, records: &[impl AsRecord], mut out: impl FnMut(Position)) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
         let max = self.config.max_record_bytes;
         for r in records {
-            if r.size_bytes() > max {
-                return Err(Error::RecordTooLarge {
-                    size: r.size_bytes(),
-                    max,
-                });
+            let size = r.as_record().size_bytes();
+            if size > max {
+                return Err(Error::RecordTooLarge { size, max });
             }
         }
         let mut kick = false;
@@ -675,7 +673,7 @@ pub(crate) fn test_engine(policy: FsyncPolicy) -> (Arc<Engine>, Position) {
     let (engine, _) = Engine::open(config).unwrap();
     let mut pos = Position::start();
     engine
-        .append(&[Record::put("k", "v")], |p| pos = p)
+        .append(&[crate::Record::put("k", "v")], |p| pos = p)
         .unwrap();
     (engine, pos)
 }

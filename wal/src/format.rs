@@ -11,7 +11,7 @@
 //! ```
 
 use crate::config::Compression;
-use crate::record::Record;
+use crate::record::{AsRecord, Record};
 use common::checksum::crc32c;
 use common::coding::{get_u32, get_u64, get_varint, put_varint};
 
@@ -178,11 +178,12 @@ pub fn max_payload_for(max_record_bytes: u64) -> u64 {
 /// Appends one record frame to `buf`. `scratch` is reused for compression.
 pub fn encode_record(
     buf: &mut Vec<u8>,
-    record: &Record,
+    record: &impl AsRecord,
     flags: u8,
     compression: Compression,
     scratch: &mut Vec<u8>,
 ) {
+    let record = record.as_record();
     let start = buf.len();
     let kind = if record.tombstone {
         KIND_DELETE
@@ -197,8 +198,8 @@ pub fn encode_record(
         if raw_len >= min_bytes.max(1) {
             scratch.clear();
             put_varint(scratch, record.key.len() as u64);
-            scratch.extend_from_slice(&record.key);
-            scratch.extend_from_slice(&record.value);
+            scratch.extend_from_slice(record.key);
+            scratch.extend_from_slice(record.value);
             let packed = lz4_flex::block::compress_prepend_size(scratch);
             if packed.len() < scratch.len() {
                 buf.extend_from_slice(&packed);
@@ -209,8 +210,8 @@ pub fn encode_record(
     }
     if !compressed {
         put_varint(buf, record.key.len() as u64);
-        buf.extend_from_slice(&record.key);
-        buf.extend_from_slice(&record.value);
+        buf.extend_from_slice(record.key);
+        buf.extend_from_slice(record.value);
     }
     let len = (buf.len() - start - FRAME_HEADER_LEN) as u32;
     finish_frame(&mut buf[start..], len, kind, flags);

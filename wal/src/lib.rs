@@ -74,7 +74,7 @@ mod writer;
 pub use config::{Compression, FsyncPolicy, RecoveryMode, WalConfig, PREALLOCATE_STEP};
 pub use error::{Error, Result};
 pub use position::Position;
-pub use record::Record;
+pub use record::{AsRecord, Record};
 pub use record_ref::RecordRef;
 pub use recovery::{RecoveryInfo, SkippedRange};
 pub use replay::{RecordBatch, Replay};

@@ -1,5 +1,7 @@
 //! The record: what the log stores.
 
+use crate::RecordRef;
+
 /// One logged record: a key, a value, and whether it is a deletion.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Record {
@@ -33,6 +35,26 @@ impl Record {
     /// Key plus value bytes: what `max_record_bytes` limits.
     pub fn size_bytes(&self) -> u64 {
         (self.key.len() + self.value.len()) as u64
+    }
+}
+
+/// What the append methods take: an owned [`Record`] or a borrowed [`RecordRef`] (which
+/// spares a caller that holds the key and value elsewhere two allocations and two copies
+/// per record; the log copies the bytes into its buffer either way).
+pub trait AsRecord {
+    /// The record, borrowed.
+    fn as_record(&self) -> RecordRef<'_>;
+}
+
+impl AsRecord for Record {
+    fn as_record(&self) -> RecordRef<'_> {
+        RecordRef::from(self)
+    }
+}
+
+impl AsRecord for RecordRef<'_> {
+    fn as_record(&self) -> RecordRef<'_> {
+        *self
     }
 }
 

@@ -9,7 +9,7 @@ use crate::engine::{lock, Engine, Wait};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
 use crate::reader::{log_end, ReaderCore, Step};
-use crate::{Position, Record, RecoveryInfo, WalConfig};
+use crate::{AsRecord, Position, Record, RecoveryInfo, WalConfig};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -47,7 +47,7 @@ impl Wal {
     /// its position. Under every policy the record was at least written to the OS.
     ///
     /// [`FsyncPolicy`]: crate::FsyncPolicy
-    pub async fn append(&self, record: &Record) -> Result<Position> {
+    pub async fn append(&self, record: &impl AsRecord) -> Result<Position> {
         let mut pos = Position::start();
         self.engine()
             .append(std::slice::from_ref(record), |p| pos = p)?;
@@ -57,7 +57,7 @@ impl Wal {
 
     /// Appends records as one batch (after a crash all are there or none) and waits as the
     /// policy says; returns their positions in order.
-    pub async fn append_batch(&self, records: &[Record]) -> Result<Vec<Position>> {
+    pub async fn append_batch(&self, records: &[impl AsRecord]) -> Result<Vec<Position>> {
         let positions = self.append_no_wait(records)?;
         if let Some(&last) = positions.last() {
             self.wait_durable(last).await?;
@@ -68,10 +68,20 @@ impl Wal {
     /// Appends records as one batch and returns as soon as they are in the log's buffer,
     /// whatever the policy, without a system call (follow with
     /// [`wait_durable`](Wal::wait_durable): until it returns, a process crash may lose them). Not async: it never waits.
-    pub fn append_no_wait(&self, records: &[Record]) -> Result<Vec<Position>> {
+    pub fn append_no_wait(&self, records: &[impl AsRecord]) -> Result<Vec<Position>> {
         let mut positions = Vec::with_capacity(records.len());
         self.engine().append(records, |p| positions.push(p))?;
         Ok(positions)
+    }
+
+    /// [`append_no_wait`](Self::append_no_wait), handing each record's position to `out`
+    /// in order instead of collecting them (no allocation).
+    pub fn append_no_wait_with(
+        &self,
+        records: &[impl AsRecord],
+        out: impl FnMut(Position),
+    ) -> Result<()> {
+        self.engine().append(records, out)
     }
 
     /// Waits until the record at `pos` is as durable as the policy promises for a returned

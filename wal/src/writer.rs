@@ -7,7 +7,7 @@
 
 use crate::config::{Compression, WalConfig};
 use crate::format::{encode_record, encode_seal, FLAG_FIRST, FLAG_LAST};
-use crate::{Position, Record};
+use crate::{AsRecord, Position};
 use common::{FileSystem, WritableFile};
 use std::io;
 use std::path::PathBuf;
@@ -84,7 +84,7 @@ impl ActiveSegment {
     /// reports each record's position.
     pub fn encode_batch(
         &mut self,
-        records: &[Record],
+        records: &[impl AsRecord],
         compression: Compression,
         scratch: &mut Vec<u8>,
         out: &mut impl FnMut(Position),

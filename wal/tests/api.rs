@@ -416,7 +416,7 @@ fn two_phase_appends_on_the_blocking_face() {
     let (back, info) = Wal::open(config(&crashed, FsyncPolicy::Always)).unwrap();
     assert_eq!(info.records_read, 2);
     assert_eq!(read_all(&back).len(), 2);
-    assert!(wal.append_no_wait(&[]).unwrap().is_empty());
+    assert!(wal.append_no_wait(&[] as &[Record]).unwrap().is_empty());
     let bytes = Position::new(7, 99).to_bytes();
     assert_eq!(Position::from_bytes(bytes), Position::new(7, 99));
 }
