@@ -6,9 +6,13 @@
 //! smaller index comes first going forward (and last going backward), so the order is total and
 //! deterministic: `(internal key, child index)`.
 //!
-//! The children sit in a binary heap keyed by their current entries: a min-heap while moving
-//! forward, a max-heap while moving backward; the top is the current entry. A step moves the top
-//! child and sifts it down: `O(log n)` comparisons. Changing direction follows LevelDB's
+//! The child with the current entry is held apart; the other valid children sit in a binary
+//! heap keyed by their current entries: a min-heap while moving forward, a max-heap while moving
+//! backward. A step moves the current child and compares its new entry with the heap's top
+//! only: while one child stays ahead of all the others (a run of keys from one source, as in
+//! tables written in key order) a step costs one comparison and no heap work; otherwise the two
+//! trade places and the old current child sifts down, `O(log n)` comparisons. Changing
+//! direction follows LevelDB's
 //! `MergingIterator`: every child but the current one is repositioned relative to the current
 //! key (forward: to the first entry after it, backward: to the last entry before it), then the
 //! heap is rebuilt.
@@ -32,8 +36,11 @@ enum Direction {
 /// A cursor over the union of its children, in `(internal key, child index)` order.
 pub struct MergingIterator<E> {
     children: Vec<Box<dyn InternalIterator<Error = E>>>,
-    /// Indices of the valid children, a heap ordered by [`MergingIterator::above`]. Empty when
-    /// the merge is not valid (also after an error).
+    /// The child holding the current entry: it comes before every child in `heap` in the
+    /// current direction. `None` when the merge is not valid (also after an error).
+    current: Option<usize>,
+    /// Indices of the other valid children, a heap ordered by [`MergingIterator::above`].
+    /// Empty when the merge is not valid.
     heap: Vec<usize>,
     direction: Direction,
 }
@@ -42,6 +49,7 @@ impl<E> MergingIterator<E> {
     /// A merge of `children`, newest source first. It is not positioned: seek first.
     pub fn new(children: Vec<Box<dyn InternalIterator<Error = E>>>) -> Self {
         MergingIterator {
+            current: None,
             heap: Vec::with_capacity(children.len()),
             children,
             direction: Direction::Forward,
@@ -64,10 +72,7 @@ impl<E> MergingIterator<E> {
     }
 
     fn top(&self) -> usize {
-        *self
-            .heap
-            .first()
-            .expect("MergingIterator used while not valid")
+        self.current.expect("MergingIterator used while not valid")
     }
 
     /// The total order of the merge: internal key, then child index.
@@ -108,7 +113,8 @@ impl<E> MergingIterator<E> {
         }
     }
 
-    /// Rebuilds the heap from the valid children, for the current direction.
+    /// Rebuilds the heap and the current child from the valid children, for the current
+    /// direction.
     fn rebuild(&mut self) {
         self.heap.clear();
         self.heap
@@ -116,16 +122,32 @@ impl<E> MergingIterator<E> {
         for pos in (0..self.heap.len() / 2).rev() {
             self.sift_down(pos);
         }
+        self.current = self.pop_heap();
     }
 
-    /// After the top child moved: restores the heap.
-    fn fix_top(&mut self) {
-        let top = self.top();
-        if self.children[top].valid() {
-            self.sift_down(0);
-        } else {
-            self.heap.swap_remove(0);
-            self.sift_down(0);
+    /// Takes the heap's top out of the heap.
+    fn pop_heap(&mut self) -> Option<usize> {
+        if self.heap.is_empty() {
+            return None;
+        }
+        let top = self.heap.swap_remove(0);
+        self.sift_down(0);
+        Some(top)
+    }
+
+    /// After the current child moved: it stays current while it still comes before the
+    /// heap's top (one comparison); otherwise the top takes its place and it goes into the
+    /// heap (or leaves it, when it ran out).
+    fn fix_current(&mut self) {
+        let cur = self.top();
+        if !self.children[cur].valid() {
+            self.current = self.pop_heap();
+        } else if let Some(&next) = self.heap.first() {
+            if self.above(next, cur) {
+                self.heap[0] = cur;
+                self.sift_down(0);
+                self.current = Some(next);
+            }
         }
     }
 
@@ -134,6 +156,7 @@ impl<E> MergingIterator<E> {
         let r = op(self);
         if r.is_err() {
             self.heap.clear();
+            self.current = None;
         }
         r
     }
@@ -177,7 +200,7 @@ impl<E> MergingIterator<E> {
             self.rebuild();
         } else {
             self.children[cur].next()?;
-            self.fix_top();
+            self.fix_current();
         }
         Ok(())
     }
@@ -202,7 +225,7 @@ impl<E> MergingIterator<E> {
             self.rebuild();
         } else {
             self.children[cur].prev()?;
-            self.fix_top();
+            self.fix_current();
         }
         Ok(())
     }
@@ -221,7 +244,7 @@ impl<E> InternalIterator for MergingIterator<E> {
     type Error = E;
 
     fn valid(&self) -> bool {
-        !self.heap.is_empty()
+        self.current.is_some()
     }
 
     fn seek_to_first(&mut self) -> Result<(), E> {
@@ -661,6 +684,56 @@ pub(crate) mod tests {
         assert_eq!((m.user_key(), m.seq()), (&b"c"[..], 1));
         m.next().unwrap();
         assert_eq!(m.user_key(), b"d");
+    }
+
+    /// One child well ahead of the others: it stays current step after step, hands over to
+    /// the heap's top when passed, and takes over again; the same both ways.
+    #[test]
+    fn a_run_from_one_child_hands_over_and_takes_back() {
+        let children = vec![
+            vec![
+                put("a", 9, 0),
+                put("b", 9, 0),
+                put("c", 9, 0),
+                put("d", 9, 0),
+                put("e", 9, 0),
+            ],
+            vec![put("x", 5, 1), put("y", 5, 1)],
+            vec![put("c", 3, 2)],
+        ];
+        let want = [
+            ("a", 0),
+            ("b", 0),
+            ("c", 0),
+            ("c", 2),
+            ("d", 0),
+            ("e", 0),
+            ("x", 1),
+            ("y", 1),
+        ];
+        let at = |m: &MergingIterator<Boom>| {
+            (
+                String::from_utf8(m.user_key().to_vec()).unwrap(),
+                m.current_child(),
+            )
+        };
+        let mut m = merge_of(&children, None);
+        m.seek_to_first().unwrap();
+        let mut fwd = Vec::new();
+        while m.valid() {
+            fwd.push(at(&m));
+            m.next().unwrap();
+        }
+        m.seek_to_last().unwrap();
+        let mut bwd = Vec::new();
+        while m.valid() {
+            bwd.push(at(&m));
+            m.prev().unwrap();
+        }
+        bwd.reverse();
+        let want: Vec<_> = want.iter().map(|(k, c)| (k.to_string(), *c)).collect();
+        assert_eq!(fwd, want);
+        assert_eq!(bwd, want);
     }
 
     /// An error from a child stops the scan and is returned; the merge is then invalid.

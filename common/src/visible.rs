@@ -23,6 +23,9 @@ use std::ops::Bound;
 /// A user key and its value, as [`VisibleIter`] yields them.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
+/// A user key and its value lent by the cursor, as [`VisibleIter::next_ref`] yields them.
+pub type KeyValueRef<'a> = (&'a [u8], &'a [u8]);
+
 /// Which end the cursor is positioned for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum At {
@@ -94,10 +97,11 @@ impl<I: InternalIterator> VisibleIter<I> {
         under_bound || self.front.as_deref().is_some_and(|f| user_key <= f)
     }
 
-    /// Moves forward past every entry of the user key in `key_buf`.
-    fn skip_forward_past_key_buf(&mut self) -> Result<(), I::Error> {
-        while self.inner.valid() && self.inner.user_key() == self.key_buf.as_slice() {
-            self.inner.next()?;
+    /// Moves `inner` forward past every entry of `user_key` (a buffer of the caller's, so the
+    /// cursor's key is compared in place, never copied).
+    fn skip_forward_past(inner: &mut I, user_key: &[u8]) -> Result<(), I::Error> {
+        while inner.valid() && inner.user_key() == user_key {
+            inner.next()?;
         }
         Ok(())
     }
@@ -152,19 +156,24 @@ impl<I: InternalIterator> VisibleIter<I> {
         }
     }
 
-    fn step_forward(&mut self) -> Result<Option<KeyValue>, I::Error> {
+    /// Puts the cursor on the newest visible version of the next user key the front end
+    /// yields, and records that key as the front's; `false` when there is none.
+    fn advance_front(&mut self) -> Result<bool, I::Error> {
         if self.at != At::Front {
             self.position_front()?;
             self.at = At::Front;
         } else if let Some(f) = &self.front {
             // The cursor is on the entry last yielded: step past the rest of its versions.
-            self.key_buf.clear();
-            self.key_buf.extend_from_slice(f);
-            self.skip_forward_past_key_buf()?;
+            Self::skip_forward_past(&mut self.inner, f)?;
         }
         loop {
-            if !self.inner.valid() || self.past_upper(self.inner.user_key()) {
-                return Ok(None);
+            if !self.inner.valid() {
+                return Ok(false);
+            }
+            // The cursor's key, borrowed once for every look at this entry.
+            let key = self.inner.user_key();
+            if self.past_upper(key) {
+                return Ok(false);
             }
             if self.inner.seq() > self.snapshot {
                 self.inner.next()?;
@@ -173,18 +182,43 @@ impl<I: InternalIterator> VisibleIter<I> {
             // The newest visible version of this user key.
             match self.inner.kind() {
                 ValueKind::Put => {
-                    let key = self.inner.user_key().to_vec();
-                    let value = self.inner.value().to_vec();
                     let front = self.front.get_or_insert_with(Vec::new);
                     front.clear();
-                    front.extend_from_slice(&key);
-                    return Ok(Some((key, value)));
+                    front.extend_from_slice(key);
+                    return Ok(true);
                 }
                 ValueKind::Delete => {
                     self.key_buf.clear();
-                    self.key_buf.extend_from_slice(self.inner.user_key());
-                    self.skip_forward_past_key_buf()?;
+                    self.key_buf.extend_from_slice(key);
+                    Self::skip_forward_past(&mut self.inner, &self.key_buf)?;
                 }
+            }
+        }
+    }
+
+    fn step_forward(&mut self) -> Result<Option<KeyValue>, I::Error> {
+        // Exactly-sized copies: the pair is the caller's to keep.
+        Ok(self
+            .advance_front()?
+            .then(|| (self.inner.user_key().to_vec(), self.inner.value().to_vec())))
+    }
+
+    /// The next pair from the front, like [`Iterator::next`], but lent from the cursor rather
+    /// than copied: no allocation per pair. The slices live until the iterator moves again.
+    /// It mixes freely with `next` and `next_back` (it is `next` without the copies).
+    pub fn next_ref(&mut self) -> Option<Result<KeyValueRef<'_>, I::Error>> {
+        if self.done {
+            return None;
+        }
+        match self.advance_front() {
+            Ok(true) => Some(Ok((self.inner.user_key(), self.inner.value()))),
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
             }
         }
     }
@@ -450,6 +484,76 @@ mod tests {
                 }
             } else {
                 prop_assert_eq!(&oks, &want);
+            }
+        }
+    }
+
+    /// How a step is taken in [`next_ref_matches_the_model`].
+    #[derive(Debug, Clone, Copy)]
+    enum Step {
+        Next,
+        NextRef,
+        NextBack,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![Just(Step::Next), Just(Step::NextRef), Just(Step::NextBack)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// `next_ref` lends what `next` would give, mixed with `next` and `next_back` in any
+        /// order; a child's error comes through it once, last, after a correct prefix.
+        #[test]
+        fn next_ref_matches_the_model(
+            writes in writes(),
+            n_children in 1usize..5,
+            snap_frac in 0.0f64..1.2,
+            lower in bound(),
+            upper in bound(),
+            steps in proptest::collection::vec(step(), 0..60),
+            fail in proptest::option::of((0usize..5, 1usize..60)),
+        ) {
+            let snapshot = ((writes.len() as f64 * snap_frac) as SeqNo).saturating_sub(1);
+            let children = children_of(&writes, n_children);
+            let want = model(&writes, snapshot, &lower, &upper);
+            let failures = Arc::new(AtomicUsize::new(0));
+            let failing = fail.map(|(c, at)| (c, at, Arc::clone(&failures)));
+            let mut it = visible(&children, snapshot, &lower, &upper, failing);
+            let (mut front, mut back) = (Vec::new(), Vec::new());
+            let mut errors = 0;
+            let mut ended_with_error = false;
+            let mut drain = steps.iter().copied().chain(std::iter::repeat(Step::NextRef));
+            loop {
+                let item = match drain.next().unwrap() {
+                    Step::Next => it.next().map(|r| r.map(|kv| (true, kv))),
+                    Step::NextBack => it.next_back().map(|r| r.map(|kv| (false, kv))),
+                    Step::NextRef => it
+                        .next_ref()
+                        .map(|r| r.map(|(k, v)| (true, (k.to_vec(), v.to_vec())))),
+                };
+                match item {
+                    None => break,
+                    Some(Ok((true, kv))) => front.push(kv),
+                    Some(Ok((false, kv))) => back.push(kv),
+                    Some(Err(Boom)) => {
+                        errors += 1;
+                        ended_with_error = true;
+                        break;
+                    }
+                }
+            }
+            prop_assert!(it.next().is_none() && it.next_ref().is_none());
+            prop_assert_eq!(errors, failures.load(Ordering::SeqCst).min(1));
+            back.reverse();
+            if ended_with_error {
+                // What came from each end is where it belongs in the model.
+                prop_assert!(want.starts_with(&front));
+                prop_assert!(want.ends_with(&back));
+            } else {
+                front.extend(back);
+                prop_assert_eq!(&front, &want);
             }
         }
     }

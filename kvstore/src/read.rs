@@ -1,13 +1,14 @@
 //! The read path: memtable, immutable memtables newest first, level 0 newest first, deeper
 //! levels by key range. Point reads stop at the first source that knows the key (one binary
-//! search per deeper level, `Version::files_for_key`); range reads merge the memtables, each
-//! level-0 table and one [`LevelIter`] per deeper level with one [`MergingIterator`] and hide
-//! what the snapshot must not see with [`VisibleIter`].
+//! search per deeper level, `Version::files_for_key`); range reads merge the memtables, the
+//! level-0 tables (each run of key-disjoint ones as one [`LevelIter`], see
+//! `level_iter::disjoint_runs`) and one [`LevelIter`] per deeper level with one
+//! [`MergingIterator`] and hide what the snapshot must not see with [`VisibleIter`].
 
 use crate::engine::{Engine, ReadState};
 use crate::error::{Error, Result};
 use crate::filename::table_path;
-use crate::level_iter::LevelIter;
+use crate::level_iter::{disjoint_runs, LevelIter, Tables};
 use crate::version::FileMeta;
 use common::merge::{MapErr, MergingIterator};
 use common::visible::{prefix_bounds, VisibleIter};
@@ -100,6 +101,33 @@ impl fmt::Debug for DbIter {
     }
 }
 
+impl DbIter {
+    /// The next pair, like [`Iterator::next`], but lent from the iterator rather than copied
+    /// into two new vectors: no allocation per pair, for a scan that only looks at each pair.
+    /// The slices live until the iterator moves again. It mixes freely with `next` and
+    /// `next_back`, and fails the same way (an error is yielded once and ends the iteration).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = kvstore::Db::builder(dir.path()).open().unwrap();
+    /// db.put("a", "1").unwrap();
+    /// db.put("b", "22").unwrap();
+    /// let mut it = db.range("a"..);
+    /// let mut bytes = 0;
+    /// while let Some(pair) = it.next_ref() {
+    ///     let (key, value) = pair.unwrap();
+    ///     bytes += key.len() + value.len();
+    /// }
+    /// assert_eq!(bytes, 5);
+    /// ```
+    pub fn next_ref(&mut self) -> Option<Result<(&[u8], &[u8])>> {
+        if let Some(e) = self.failed.take() {
+            return Some(Err(e));
+        }
+        self.inner.as_mut()?.next_ref()
+    }
+}
+
 impl Iterator for DbIter {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
     fn next(&mut self) -> Option<Self::Item> {
@@ -176,8 +204,9 @@ impl Engine {
     }
 
     /// An iterator over `lower..upper` at snapshot `seq` (a registered snapshot's). A table
-    /// that fails to open makes the iterator yield that error (naming the file) and nothing
-    /// else.
+    /// that fails to open or read makes the iterator yield that error (naming the file) and
+    /// end: when it is opened up front, the error comes first and alone; a table opened as
+    /// the cursor reaches it fails the move that reaches it. Nothing is skipped.
     pub fn iter_at(
         self: &Arc<Self>,
         seq: SeqNo,
@@ -233,19 +262,47 @@ impl Engine {
             Bound::Unbounded => None,
         };
         let wanted = |f: &&Arc<FileMeta>| f.overlaps(lo, hi) && f.smallest_seq <= seq;
-        for f in rs.version.files(0).iter().filter(wanted) {
-            let table = self.table(f)?;
-            sources.push(Box::new(MapErr::new(
-                table.iter(),
-                Error::from as fn(sstable::Error) -> Error,
-            )));
-        }
-        // Deeper levels are sorted and disjoint: one lazily opening cursor per level.
-        for files in &rs.version.levels()[1..] {
-            let files: Vec<Arc<FileMeta>> = files.iter().filter(wanted).cloned().collect();
-            if !files.is_empty() {
-                sources.push(Box::new(LevelIter::new(self.clone(), files)));
+        // Level 0's tables may overlap; those that do not (written from keys in order) share
+        // a lazily opening cursor, so a short scan does not open and position every one.
+        let level0: Vec<Arc<FileMeta>> =
+            rs.version.files(0).iter().filter(wanted).cloned().collect();
+        for mut run in disjoint_runs(level0) {
+            if run.len() == 1 {
+                let table = self.table(&run.pop().expect("one table"))?;
+                sources.push(Box::new(MapErr::new(
+                    table.iter(),
+                    Error::from as fn(sstable::Error) -> Error,
+                )));
+            } else {
+                sources.push(Box::new(LevelIter::new(self.clone(), Tables::Owned(run))));
             }
+        }
+        // Deeper levels are sorted and disjoint: one lazily opening cursor per level over the
+        // run of its tables that meets the range (a table newer than the snapshot in it is
+        // read and hidden, as any too-new entry is).
+        for level in 1..rs.version.levels().len() {
+            let files = rs.version.files(level);
+            let start = lo.map_or(0, |lo| {
+                files.partition_point(|f| f.largest.user_key.as_slice() < lo)
+            });
+            let end = hi.map_or(files.len(), |hi| {
+                files.partition_point(|f| f.smallest.user_key.as_slice() <= hi)
+            });
+            let range = start..end.max(start);
+            if range.is_empty() {
+                continue;
+            }
+            if range.len() == 1 && !wanted(&&files[start]) {
+                continue;
+            }
+            sources.push(Box::new(LevelIter::new(
+                self.clone(),
+                Tables::Shared {
+                    version: Arc::clone(&rs.version),
+                    level,
+                    range,
+                },
+            )));
         }
         Ok(DbIter {
             inner: Some(VisibleIter::new(
@@ -258,5 +315,188 @@ impl Engine {
             _state: Some(rs),
             _engine: self.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Scans over level-0 tables written from keys in order (one lazily opening run) mixed
+    //! with overlapping ones, against a model; a damaged table late in a run fails the scan.
+    use crate::Db;
+    use common::{FileSystem, MemFs};
+    use std::collections::BTreeMap;
+    use std::ops::Bound;
+    use std::path::Path;
+
+    type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+    type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn open(fs: &MemFs) -> Db {
+        Db::builder("/db")
+            .fs(fs.shared())
+            .compaction_threads(0)
+            .open()
+            .unwrap()
+    }
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("key{i:04}").into_bytes()
+    }
+
+    fn value(i: u32, generation: u32) -> Vec<u8> {
+        format!("value-{i}-{generation}-{}", "x".repeat(40)).into_bytes()
+    }
+
+    /// Three flushed tables of 100 keys each, written in key order (disjoint).
+    fn write_run(db: &Db, model: &mut Model) {
+        for t in 0..3 {
+            for i in t * 100..(t + 1) * 100 {
+                db.put(key(i), value(i, 0)).unwrap();
+                model.insert(key(i), value(i, 0));
+            }
+            db.flush().unwrap();
+        }
+    }
+
+    fn in_range(model: &Model, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Pairs {
+        model
+            .range::<Vec<u8>, _>((lo.as_ref(), hi.as_ref()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn scans_over_a_run_of_level0_tables_match_the_model() {
+        let fs = MemFs::new();
+        let db = open(&fs);
+        let mut model = Model::new();
+        write_run(&db, &mut model);
+        let level0 = db.engine().read_state().version.files(0).to_vec();
+        assert_eq!(level0.len(), 3);
+        assert_eq!(
+            super::disjoint_runs(level0).len(),
+            1,
+            "one run of three tables"
+        );
+        let (snapshot, old) = (db.snapshot(), model.clone());
+        // A table overlapping the run (overwrites and deletes), then unflushed writes.
+        for i in (5..300).step_by(7) {
+            if i % 2 == 0 {
+                db.delete(key(i)).unwrap();
+                model.remove(&key(i));
+            } else {
+                db.put(key(i), value(i, 1)).unwrap();
+                model.insert(key(i), value(i, 1));
+            }
+        }
+        db.flush().unwrap();
+        for i in (0..320).step_by(13) {
+            db.put(key(i), value(i, 2)).unwrap();
+            model.insert(key(i), value(i, 2));
+        }
+
+        let bounds = [
+            (Bound::Unbounded, Bound::Unbounded),
+            (Bound::Included(key(50)), Bound::Unbounded),
+            (Bound::Excluded(key(99)), Bound::Excluded(key(201))),
+            (Bound::Included(key(150)), Bound::Included(key(150))),
+            (Bound::Unbounded, Bound::Excluded(key(100))),
+            (Bound::Included(key(199)), Bound::Included(key(200))),
+            (Bound::Included(key(310)), Bound::Unbounded),
+        ];
+        for (lo, hi) in bounds {
+            let range = || (lo.clone(), hi.clone());
+            let want = in_range(&model, &lo, &hi);
+            let fwd: Pairs = db.range(range()).collect::<Result<_, _>>().unwrap();
+            assert_eq!(fwd, want, "forward {lo:?}..{hi:?}");
+            let mut lent = Pairs::new();
+            let mut it = db.range(range());
+            while let Some(pair) = it.next_ref() {
+                let (k, v) = pair.unwrap();
+                lent.push((k.to_vec(), v.to_vec()));
+            }
+            assert_eq!(lent, want, "lent {lo:?}..{hi:?}");
+            let mut bwd: Pairs = db.range(range()).rev().collect::<Result<_, _>>().unwrap();
+            bwd.reverse();
+            assert_eq!(bwd, want, "backward {lo:?}..{hi:?}");
+            // Both ends in turn: the cursor changes direction inside the run.
+            let mut it = db.range(range());
+            let (mut front, mut back) = (Vec::new(), Vec::new());
+            for step in 0.. {
+                let from_back = step % 3 == 2;
+                match if from_back { it.next_back() } else { it.next() } {
+                    Some(kv) if from_back => back.push(kv.unwrap()),
+                    Some(kv) => front.push(kv.unwrap()),
+                    None => break,
+                }
+            }
+            back.reverse();
+            front.extend(back);
+            assert_eq!(front, want, "both ends {lo:?}..{hi:?}");
+
+            let at_snapshot: Pairs = snapshot.range(range()).collect::<Result<_, _>>().unwrap();
+            assert_eq!(
+                at_snapshot,
+                in_range(&old, &lo, &hi),
+                "snapshot {lo:?}..{hi:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_damaged_table_late_in_a_run_fails_the_scan_naming_it() {
+        let fs = MemFs::new();
+        write_run(&open(&fs), &mut Model::new());
+        let mut tables: Vec<String> = fs
+            .list_dir(Path::new("/db"))
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.ends_with(".sst"))
+            .collect();
+        tables.sort();
+        assert_eq!(tables.len(), 3);
+        // The second table written holds key0100..key0199.
+        let damaged = &tables[1];
+        let path = Path::new("/db").join(damaged);
+        let mut bytes = fs.read_all(&path).unwrap();
+        bytes[200] ^= 0x10; // inside the first data block
+        fs.write_all(&path, &bytes).unwrap();
+
+        let db = open(&fs);
+        let items: Vec<_> = db.iter().collect();
+        let err = items
+            .last()
+            .unwrap()
+            .as_ref()
+            .expect_err("the scan must end in an error");
+        assert!(err.to_string().contains(damaged.as_str()), "{err}");
+        let got: Vec<Vec<u8>> = items[..items.len() - 1]
+            .iter()
+            .map(|r| r.as_ref().expect("one error, last").0.clone())
+            .collect();
+        // Everything of the first table, in order, and nothing past the damage.
+        let want: Vec<Vec<u8>> = (0..got.len() as u32).map(key).collect();
+        assert_eq!(got, want, "a correct prefix, nothing skipped");
+        assert!((100..200).contains(&got.len()), "{} pairs", got.len());
+
+        // Lent pairs: the same prefix, then the error, then nothing.
+        let mut it = db.iter();
+        let mut lent = Vec::new();
+        let err = loop {
+            match it.next_ref().expect("the error comes before the end") {
+                Ok((k, _)) => lent.push(k.to_vec()),
+                Err(e) => break e,
+            }
+        };
+        assert!(err.to_string().contains(damaged.as_str()), "{err}");
+        assert_eq!(lent, got);
+        assert!(it.next_ref().is_none() && it.next().is_none());
+
+        // Backward from the end, and a seek into the damaged range, fail the same way.
+        let back: Vec<_> = db.iter().rev().collect();
+        assert!(back.last().unwrap().is_err());
+        assert!(back[..back.len() - 1].iter().all(|r| r.is_ok()));
+        let mid: Vec<_> = db.range(key(150)..).take(5).collect();
+        assert!(mid[0].is_err(), "{:?}", mid[0]);
     }
 }
