@@ -78,10 +78,14 @@ impl Engine for KvStoreEngine {
         limit: usize,
         visit: &mut dyn FnMut(&[u8], &[u8]),
     ) -> Result<usize> {
+        // Borrowed pairs (`DbIter::next_ref`), as the peers' adapters visit theirs (redb's
+        // guards, fjall's shared slices): no copy of each key and value into new Vecs.
         let mut n = 0;
-        for item in self.db.range(start..).take(limit) {
+        let mut it = self.db.range(start..);
+        while n < limit {
+            let Some(item) = it.next_ref() else { break };
             let (k, v) = item.map_err(|e| Error::engine(NAME, "scan", e))?;
-            visit(&k, &v);
+            visit(k, v);
             n += 1;
         }
         Ok(n)
