@@ -46,7 +46,7 @@ impl ActiveSegment {
     ) -> io::Result<ActiveSegment> {
         let write_buffer_bytes = config.write_buffer_bytes;
         let prealloc_step = config.preallocate_step();
-        let mapped = config.mapped_appends;
+        let mapped = config.maps();
         let zero_fill = config.zero_fill();
         let mut file = file;
         let prealloc_end = fs.file_size(&path)?;
