@@ -17,6 +17,8 @@ pub enum Mode {
     Recovery,
     /// Internal: runs one `--case` of one engine and prints one `RESULT` line.
     Child,
+    /// Internal: the timed reopen of `recovery`, in its own process.
+    RecoveryReopen,
 }
 
 /// Runs the same db_bench-style workloads on this engine and its peers and prints each peer's

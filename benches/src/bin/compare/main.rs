@@ -48,8 +48,13 @@ fn run(args: &Args) -> Result<(), String> {
             Ok(())
         }
         Mode::Recovery => {
-            let r = recovery::measure(args).map_err(|e| e.to_string())?;
+            let r = recovery::measure(args, true).map_err(|e| e.to_string())?;
             println!("{r}");
+            Ok(())
+        }
+        Mode::RecoveryReopen => {
+            let elapsed = recovery::reopen_timed(args).map_err(|e| e.to_string())?;
+            println!("{}{}", recovery::REOPEN_PREFIX, elapsed.as_nanos());
             Ok(())
         }
         Mode::All => all(args),
@@ -234,7 +239,7 @@ mod tests {
             format!("--dir={}", dir.path().display()),
         ])
         .unwrap();
-        let r = recovery::measure(&a).unwrap();
+        let r = recovery::measure(&a, false).unwrap();
         assert!(r.wal_bytes >= 1 << 20 && r.pairs == (1 << 20) / 116, "{r}");
         assert!(r.to_string().contains("MB/s"));
     }
