@@ -240,7 +240,7 @@ pub(crate) fn recover(config: &WalConfig) -> Result<Recovered> {
             f.truncate(scan.end)?;
         }
         if step > 0 {
-            f.preallocate(scan.end + step)?;
+            crate::segment::extend(&mut *f, scan.end + step, config.zero_fill())?;
         }
         // What was recovered may have been in the page cache only (a process crash under
         // `Os` or `Batch`): make it durable before the watermark says so.

@@ -51,16 +51,21 @@ pub fn create_segment(
     let mut file = fs.create(&path)?;
     file.append(&encode_segment_header(id))?;
     if let Some(len) = preallocate_to {
-        let len = len.max(SEGMENT_HEADER_LEN);
-        if zero_fill {
-            file.preallocate(len)?;
-        } else {
-            file.reserve(len)?;
-        }
+        extend(&mut *file, len.max(SEGMENT_HEADER_LEN), zero_fill)?;
     }
     file.sync_all()?;
     fs.sync_dir(dir)?;
     Ok(file)
+}
+
+/// Makes a segment file at least `len` long with space that reads as zeros: written zeros
+/// with `zero_fill` (see `WalConfig::zero_fill`), allocated only otherwise.
+pub fn extend(file: &mut dyn WritableFile, len: u64, zero_fill: bool) -> std::io::Result<()> {
+    if zero_fill {
+        file.preallocate(len)
+    } else {
+        file.reserve(len)
+    }
 }
 
 #[cfg(test)]

@@ -123,11 +123,7 @@ impl ActiveSegment {
         let end = self.logical_end();
         if self.prealloc_step > 0 && end > self.prealloc_end {
             let to = end + self.prealloc_step;
-            if self.zero_fill {
-                self.file.preallocate(to)?;
-            } else {
-                self.file.reserve(to)?;
-            }
+            crate::segment::extend(&mut *self.file, to, self.zero_fill)?;
             self.prealloc_end = to;
         }
         self.file.append(&self.buf)?;

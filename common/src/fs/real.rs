@@ -101,7 +101,11 @@ impl WritableFile for RealWritable {
         // allocate blocks or change the file size: the sync then flushes data only. (And a
         // store through the map never allocates at fault time.)
         const CHUNK: usize = 1 << 20;
-        let zeros = vec![0u8; CHUNK];
+        let zeros = if cur < len {
+            vec![0u8; CHUNK]
+        } else {
+            Vec::new()
+        };
         let mut off = cur;
         while off < len {
             let n = ((len - off) as usize).min(CHUNK);
