@@ -80,15 +80,15 @@ pub(crate) fn open_engine(opts: Options) -> Result<Engine> {
     let mut seq: SeqNo = versions.last_sequence();
     let mut replay = wal.replay_from(log_start)?;
     while let Some(batch) = replay.next_batch()? {
-        for (record, _pos) in batch.iter() {
+        recovered.insert_batch(batch.iter().map(|(record, _pos)| {
             seq += 1;
             let kind = if record.tombstone {
                 ValueKind::Delete
             } else {
                 ValueKind::Put
             };
-            recovered.insert(record.key, seq, kind, record.value);
-        }
+            (record.key, seq, kind, record.value)
+        }));
     }
     drop(replay);
     let engine = Engine::new(

@@ -2,7 +2,7 @@
 //!
 //! The cursor owns an `Arc<MemTable>`, so it is `'static` and can outlive the engine's lock on
 //! the memtable list. A skip-list entry borrows the map, so the cursor cannot hold one; instead it
-//! copies a small window of consecutive entries (key copy, value `Arc` clone) into a buffer and
+//! copies a small window of consecutive entries (key copy, and the value's place in the memtable's arena) into a buffer and
 //! walks the buffer. When it walks off either end, it refills from the skip list starting just
 //! past the window's edge key (`lower_bound(Excluded(last))` forward, `upper_bound(Excluded(first))`
 //! backward). The window starts at [`MIN_WINDOW`] entries after a seek and doubles with every
@@ -12,6 +12,7 @@
 //! Entries inserted while a cursor walks are seen if they fall beyond the current window and not
 //! otherwise; either way the cursor yields entries in strictly increasing (or decreasing) order.
 
+use crate::arena::Slice;
 use crate::key::{KeyView, LookupKey, MemKey};
 use crate::memtable::MemTable;
 use common::{InternalIterator, InternalKey, SeqNo, ValueKind};
@@ -36,7 +37,7 @@ const _: () = {
 pub struct MemTableIter {
     table: Arc<MemTable>,
     /// A run of consecutive entries, ascending.
-    window: Vec<(MemKey, Arc<[u8]>)>,
+    window: Vec<(MemKey, Slice)>,
     /// The current entry in `window`; the cursor is valid iff `pos < window.len()`.
     pos: usize,
     /// How many entries the next refill copies.
@@ -58,7 +59,7 @@ impl MemTableIter {
         &self.table
     }
 
-    fn current(&self) -> &(MemKey, Arc<[u8]>) {
+    fn current(&self) -> &(MemKey, Slice) {
         assert!(self.valid(), "MemTableIter used while not valid");
         &self.window[self.pos]
     }
@@ -67,9 +68,10 @@ impl MemTableIter {
     fn fill_forward(&mut self, from: Bound<&dyn KeyView>, n: usize) {
         self.window.clear();
         self.pos = 0;
-        let mut entry = self.table.map().lower_bound(from);
+        let guard = &self.table.pin();
+        let mut entry = self.table.map().lower_bound(from, guard);
         while let Some(e) = entry {
-            self.window.push((e.key().clone(), Arc::clone(e.value())));
+            self.window.push((e.key().clone(), *e.value()));
             if self.window.len() == n {
                 break;
             }
@@ -81,9 +83,10 @@ impl MemTableIter {
     /// the last of them.
     fn fill_backward(&mut self, from: Bound<&dyn KeyView>, n: usize) {
         self.window.clear();
-        let mut entry = self.table.map().upper_bound(from);
+        let guard = &self.table.pin();
+        let mut entry = self.table.map().upper_bound(from, guard);
         while let Some(e) = entry {
-            self.window.push((e.key().clone(), Arc::clone(e.value())));
+            self.window.push((e.key().clone(), *e.value()));
             if self.window.len() == n {
                 break;
             }
@@ -178,7 +181,10 @@ impl InternalIterator for MemTableIter {
         self.current().0.kind()
     }
 
+    #[allow(unsafe_code)]
     fn value(&self) -> &[u8] {
-        &self.current().1
+        // SAFETY: the window's slices were copied from `self.table`'s map, whose values all
+        // come from its arena; `self.table` (an `Arc`) keeps the arena alive for this borrow.
+        unsafe { self.current().1.bytes(self.table.arena()) }
     }
 }

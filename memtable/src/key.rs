@@ -171,8 +171,14 @@ impl PartialEq for dyn KeyView + '_ {
 impl Eq for dyn KeyView + '_ {}
 
 impl Ord for MemKey {
+    /// Orders as `dyn KeyView` does, with the common case (different 16-byte prefixes) one
+    /// integer compare inlined into the skip list's search; an insert compares about 40 keys.
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        (self as &dyn KeyView).cmp(other as &dyn KeyView)
+        match self.prefix.cmp(&other.prefix) {
+            Ordering::Equal => (self as &dyn KeyView).cmp(other as &dyn KeyView),
+            unequal => unequal,
+        }
     }
 }
 

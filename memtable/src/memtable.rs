@@ -2,31 +2,43 @@
 //!
 //! Writers and readers share it through `&self` without a lock: `crossbeam-skiplist` is
 //! lock-free. Entries are never removed; a memtable is frozen and dropped whole once flushed.
+//!
+//! The map is crossbeam's `base::SkipList`, not its `SkipMap` wrapper: `SkipMap` pins the
+//! epoch and takes a reference count on every entry it hands out (an atomic increment and
+//! decrement per insert, lookup and cursor step). Nothing is ever removed from a memtable,
+//! so an entry can never be freed under a reader: borrowing entries under one epoch guard is
+//! enough, and [`MemTable::insert_batch`] pins once for a whole batch.
 
+use crate::arena::{Arena, Slice};
 use crate::iter::MemTableIter;
 use crate::key::{KeyView, LookupKey, MemKey};
 use common::{InternalKey, Lookup, SeqNo, ValueKind, MAX_SEQNO};
-use crossbeam_skiplist::SkipMap;
+use crossbeam_epoch::Guard;
+use crossbeam_skiplist::SkipList;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// What one entry costs beyond its user key and value bytes, in bytes, for the size estimate.
 ///
-/// Two heap blocks per entry: the skip-list node (reference count and height word, 8; the
-/// `MemKey` of key.rs, 48; the value's `Arc<[u8]>` pointer, 16; a tower of 8-byte pointers,
-/// 2 on average as crossbeam draws heights with p = 1/2) and the value's `Arc` block (16 bytes
-/// of counts before the value), each with malloc's 8-byte header and 16-byte rounding.
-/// Measured with glibc: 300,000 entries of 16-byte keys and 100-byte values grew the RSS by
-/// 245 bytes per entry, 129 beyond the key and value (the estimate had said 96 here, so a
-/// "64 MiB" memtable took about 74 MiB). Still an estimate used to decide when a memtable is
-/// full, not an exact accounting; keys longer than the inline 22 bytes add a third block.
-pub const ENTRY_OVERHEAD_BYTES: usize = 128;
+/// One heap block per entry, the skip-list node: reference count and height word, 8; the
+/// `MemKey` of key.rs, 48; the value's place in the arena (arena.rs), 16; a tower of 8-byte
+/// pointers, 2 on average as crossbeam draws heights with p = 1/2; malloc's 8-byte header and
+/// 16-byte rounding. The value's bytes sit back to back in the arena's 1 MiB chunks.
+/// Measured with glibc (`cargo run --release -p memtable --example entry_cost`): 300,000 and
+/// 3,000,000 entries of 16-byte keys and 100-byte values grew the RSS by 217 bytes per entry,
+/// 101 beyond the key and value (245 and 129 when each value had its own `Arc` block). Still
+/// an estimate used to decide when a memtable is full, not an exact accounting; keys longer
+/// than the inline 22 bytes add a heap block.
+pub const ENTRY_OVERHEAD_BYTES: usize = 100;
 
 /// An in-memory sorted buffer of writes, shared by many threads.
 pub struct MemTable {
     id: u64,
-    map: SkipMap<MemKey, Arc<[u8]>>,
+    /// Values live in `arena`; every `Slice` in the map came from it. (Declared before the
+    /// arena, so the map is dropped first; dropping a `Slice` reads nothing anyway.)
+    map: SkipList<MemKey, Slice>,
+    arena: Arena,
     size_bytes: AtomicUsize,
     /// `u64::MAX` while empty.
     min_seq: AtomicU64,
@@ -39,7 +51,8 @@ impl MemTable {
     pub fn new(id: u64) -> MemTable {
         MemTable {
             id,
-            map: SkipMap::new(),
+            map: SkipList::new(crossbeam_epoch::default_collector().clone()),
+            arena: Arena::new(),
             size_bytes: AtomicUsize::new(0),
             min_seq: AtomicU64::new(u64::MAX),
             max_seq: AtomicU64::new(0),
@@ -59,26 +72,56 @@ impl MemTable {
     /// # Panics
     /// If `seq > MAX_SEQNO` (a caller bug: it would not fit in the encoded trailer).
     pub fn insert(&self, user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
-        assert!(seq <= MAX_SEQNO, "sequence number {seq} exceeds MAX_SEQNO");
-        let charge = user_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
-        self.map
-            .insert(MemKey::new(user_key, seq, kind), Arc::from(value));
+        self.insert_batch([(user_key, seq, kind, value)]);
+    }
+
+    /// Adds many versions, as [`MemTable::insert`] each, under one epoch pin and with one
+    /// update of the size and sequence counters: a write batch, or a batch of WAL records
+    /// being replayed.
+    ///
+    /// # Panics
+    /// If a `seq > MAX_SEQNO`; the entries before it are in.
+    pub fn insert_batch<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (&'a [u8], SeqNo, ValueKind, &'a [u8])>,
+    ) {
+        let guard = &crossbeam_epoch::pin();
+        let (mut charge, mut lo, mut hi) = (0, u64::MAX, 0);
+        for (user_key, seq, kind, value) in entries {
+            assert!(seq <= MAX_SEQNO, "sequence number {seq} exceeds MAX_SEQNO");
+            charge += user_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
+            (lo, hi) = (lo.min(seq), hi.max(seq));
+            let value = self.arena.copy(value);
+            self.map
+                .insert(MemKey::new(user_key, seq, kind), value, guard)
+                .release(guard);
+        }
+        if lo == u64::MAX {
+            return;
+        }
         self.size_bytes.fetch_add(charge, Ordering::Relaxed);
         // `max_seq` first: a reader that sees `min_seq` set (Acquire) then sees `max_seq` too.
-        self.max_seq.fetch_max(seq, Ordering::Relaxed);
-        self.min_seq.fetch_min(seq, Ordering::Release);
+        if hi > self.max_seq.load(Ordering::Relaxed) {
+            self.max_seq.fetch_max(hi, Ordering::Relaxed);
+        }
+        if lo < self.min_seq.load(Ordering::Relaxed) {
+            self.min_seq.fetch_min(lo, Ordering::Release);
+        }
     }
 
     /// The newest version of `user_key` with `seq <= snapshot`.
+    #[allow(unsafe_code)]
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Lookup {
         let probe = LookupKey::new(
             user_key,
             InternalKey::seek_key(Vec::new(), snapshot).trailer(),
         );
         let probe: &dyn KeyView = &probe;
-        match self.map.lower_bound(Bound::Included(probe)) {
+        let guard = &crossbeam_epoch::pin();
+        match self.map.lower_bound(Bound::Included(probe), guard) {
             Some(e) if e.key().user_key() == user_key => match e.key().kind() {
-                ValueKind::Put => Lookup::Found(e.value().to_vec()),
+                // SAFETY: every value in `map` came from `self.arena` (see `insert`).
+                ValueKind::Put => Lookup::Found(unsafe { e.value().bytes(&self.arena) }.to_vec()),
                 ValueKind::Delete => Lookup::Deleted,
             },
             _ => Lookup::Absent,
@@ -120,8 +163,18 @@ impl MemTable {
     }
 
     /// The underlying map, for the cursor.
-    pub(crate) fn map(&self) -> &SkipMap<MemKey, Arc<[u8]>> {
+    pub(crate) fn map(&self) -> &SkipList<MemKey, Slice> {
         &self.map
+    }
+
+    /// Pins the epoch for borrowing entries of [`MemTable::map`].
+    pub(crate) fn pin(&self) -> Guard {
+        crossbeam_epoch::pin()
+    }
+
+    /// The arena every value in [`MemTable::map`] lives in.
+    pub(crate) fn arena(&self) -> &Arena {
+        &self.arena
     }
 }
 
