@@ -63,6 +63,7 @@ pub mod manifest;
 mod options;
 mod read;
 mod recovery;
+mod replay;
 mod snapshot;
 mod stats;
 pub mod version;

@@ -24,7 +24,6 @@ use crate::error::{Error, Result};
 use crate::filename::{LOCK, WAL_DIR};
 use crate::options::Options;
 use crate::version_set::VersionSet;
-use common::{SeqNo, ValueKind};
 use sstable::BlockCache;
 use std::io;
 use std::sync::Arc;
@@ -76,20 +75,10 @@ pub(crate) fn open_engine(opts: Options) -> Result<Engine> {
     let log_start = wal::Position::from_bytes(versions.log_start());
     let cache = (opts.block_cache_bytes > 0).then(|| BlockCache::new(opts.block_cache_bytes));
     let recovered = Arc::new(memtable::MemTable::new(1));
-    // The WAL reads, checksums and decodes on its own thread, a batch ahead of the inserts.
-    let mut seq: SeqNo = versions.last_sequence();
+    // The WAL reads, checksums and decodes on its own thread, a batch ahead of the inserts,
+    // which run on two threads (replay.rs).
     let mut replay = wal.replay_from(log_start)?;
-    while let Some(batch) = replay.next_batch()? {
-        recovered.insert_batch(batch.iter().map(|(record, _pos)| {
-            seq += 1;
-            let kind = if record.tombstone {
-                ValueKind::Delete
-            } else {
-                ValueKind::Put
-            };
-            (record.key, seq, kind, record.value)
-        }));
-    }
+    let seq = crate::replay::replay_into(&mut replay, &recovered, versions.last_sequence())?;
     drop(replay);
     let engine = Engine::new(
         opts,
