@@ -25,6 +25,9 @@ pub struct BlockIter {
     next: usize,
     /// The restart point at or before `current`.
     restart_index: usize,
+    /// The offset of restart point `restart_index + 1` (`usize::MAX` past the last), so that a
+    /// step forward tests one field rather than reading the restart array.
+    next_restart: usize,
     key: Vec<u8>,
     scratch: Vec<u8>,
     value_start: usize,
@@ -71,6 +74,7 @@ impl BlockIter {
             current: end,
             next: end,
             restart_index: 0,
+            next_restart: usize::MAX,
             key,
             scratch,
             value_start: 0,
@@ -90,31 +94,37 @@ impl BlockIter {
     }
 
     /// Whether the cursor is on an entry.
+    #[inline]
     pub fn valid(&self) -> bool {
         self.current < self.block.restarts_offset()
     }
 
     /// The current entry's encoded internal key (requires `valid()`).
+    #[inline]
     pub fn key(&self) -> &[u8] {
         &self.key
     }
 
     /// The current entry's user key (requires `valid()`).
+    #[inline]
     pub fn user_key(&self) -> &[u8] {
         &self.key[..self.key.len().saturating_sub(8)]
     }
 
     /// The current entry's sequence number (requires `valid()`).
+    #[inline]
     pub fn seq(&self) -> SeqNo {
         self.seq
     }
 
     /// The current entry's kind (requires `valid()`).
+    #[inline]
     pub fn kind(&self) -> ValueKind {
         self.kind
     }
 
     /// The current entry's value (requires `valid()`).
+    #[inline]
     pub fn value(&self) -> &[u8] {
         &self.block.data()[self.value_start..self.value_end]
     }
@@ -135,6 +145,16 @@ impl BlockIter {
         self.key.clear();
         self.restart_index = i;
         self.next = self.block.restart_point(i);
+        self.next_restart = self.restart_after(i);
+    }
+
+    /// The offset of restart point `i + 1`, or `usize::MAX` if `i` is the last.
+    fn restart_after(&self, i: usize) -> usize {
+        if i + 1 < self.block.num_restarts() {
+            self.block.restart_point(i + 1)
+        } else {
+            usize::MAX
+        }
     }
 
     /// Decodes the entry at `self.next` and makes it current; `Ok(false)` at the end.
@@ -151,30 +171,41 @@ impl BlockIter {
         };
         // Borrows of disjoint fields: the block's bytes, and the key buffers.
         let data = self.block.data();
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&self.key[..e.shared]);
-        self.scratch
-            .extend_from_slice(&data[e.suffix_start..e.value_start]);
-        let Some((_, seq, kind)) = split_encoded(&self.scratch) else {
+        let suffix = &data[e.suffix_start..e.value_start];
+        let ordered = check_order && self.valid();
+        // The usual step: both user keys go past the shared bytes and the first byte after
+        // them is greater, which proves the order; the key is then rebuilt in place.
+        let in_place = !ordered
+            || (e.shared < self.key.len().saturating_sub(8)
+                && suffix.len() > 8
+                && suffix.first() > self.key.get(e.shared));
+        if in_place {
+            self.key.truncate(e.shared);
+            self.key.extend_from_slice(suffix);
+        } else {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&self.key[..e.shared]);
+            self.scratch.extend_from_slice(suffix);
+            if !follows(&self.key, &self.scratch, e.shared) {
+                return self.fail(p, "keys are not in strictly increasing order");
+            }
+            std::mem::swap(&mut self.key, &mut self.scratch);
+        }
+        let Some((_, seq, kind)) = split_encoded(&self.key) else {
             return self.fail(
                 p,
                 "key is shorter than its 8-byte trailer or has an unknown kind",
             );
         };
-        if check_order && self.valid() && !follows(&self.key, &self.scratch, e.shared) {
-            return self.fail(p, "keys are not in strictly increasing order");
-        }
         self.seq = seq;
         self.kind = kind;
-        std::mem::swap(&mut self.key, &mut self.scratch);
         self.current = p;
         self.next = e.value_end;
         self.value_start = e.value_start;
         self.value_end = e.value_end;
-        while self.restart_index + 1 < self.block.num_restarts()
-            && self.block.restart_point(self.restart_index + 1) <= p
-        {
+        while p >= self.next_restart {
             self.restart_index += 1;
+            self.next_restart = self.restart_after(self.restart_index);
         }
         Ok(true)
     }
@@ -210,6 +241,7 @@ impl BlockIter {
     /// Moves to the next entry; invalid past the last. (Named like the cursor method of
     /// [`common::InternalIterator`]; a block cursor is not a `std::iter::Iterator`.)
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next(&mut self) -> Result<()> {
         self.back_valid = false;
         if self.valid() {
@@ -424,6 +456,68 @@ mod tests {
             prop_oneof![Just(0u8), Just(1u8), Just(b'a'), any::<u8>()],
             0..14,
         )
+    }
+
+    /// A block of `(shared, key suffix)` entries with one-byte values and one restart point,
+    /// written by hand so that it can hold keys out of order.
+    fn raw_block(entries: &[(u8, Vec<u8>)]) -> Arc<Block> {
+        let mut b = Vec::new();
+        for (shared, suffix) in entries {
+            b.extend_from_slice(&[*shared, suffix.len() as u8, 1]);
+            b.extend_from_slice(suffix);
+            b.push(b'v');
+        }
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        Arc::new(Block::new(b).unwrap())
+    }
+
+    fn ik(user: &[u8], seq: u64) -> Vec<u8> {
+        common::InternalKey::new(user, seq, ValueKind::Put).encode()
+    }
+
+    /// Each way a step can prove (or fail to prove) the order: the first byte after the shared
+    /// prefix (rebuilt in place), and the full comparison (same user key, one key a prefix of
+    /// the other, an equal byte after the shared prefix).
+    #[test]
+    fn steps_check_the_order_both_ways() {
+        let walk = |entries: &[(u8, Vec<u8>)]| -> Result<Vec<Vec<u8>>> {
+            let block = raw_block(entries);
+            let mut it = block.iter();
+            it.seek_to_first()?;
+            let mut keys = Vec::new();
+            while it.valid() {
+                keys.push(it.key().to_vec());
+                it.next()?;
+            }
+            Ok(keys)
+        };
+        let tail = |k: Vec<u8>, from: usize| k[from..].to_vec();
+        // In order: a greater byte after the shared prefix, a longer key, an older version.
+        let ok = [
+            (0, ik(b"ab", 9)),
+            (1, tail(ik(b"ac", 9), 1)),
+            (2, tail(ik(b"acd", 9), 2)),
+            (0, ik(b"acd", 3)),
+        ];
+        assert_eq!(
+            walk(&ok).unwrap(),
+            vec![ik(b"ab", 9), ik(b"ac", 9), ik(b"acd", 9), ik(b"acd", 3)]
+        );
+        let bad: [&[(u8, Vec<u8>)]; 4] = [
+            // A smaller byte after the shared prefix.
+            &[(0, ik(b"ac", 9)), (1, tail(ik(b"ab", 9), 1))],
+            // An equal byte that was not shared, then smaller.
+            &[(0, ik(b"ac", 9)), (0, ik(b"ab", 9))],
+            // The same user key, a newer version after an older one.
+            &[(0, ik(b"ab", 3)), (0, ik(b"ab", 9))],
+            // The same key twice.
+            &[(0, ik(b"ab", 3)), (10, Vec::new())],
+        ];
+        for entries in bad {
+            let e = walk(entries).unwrap_err();
+            assert!(e.reason.contains("increasing order"), "{e}");
+        }
     }
 
     proptest! {
