@@ -3,7 +3,7 @@
 
 use crate::block_iter::BlockIter;
 use crate::error::{Error, Result};
-use crate::table_reader::Table;
+use crate::table_reader::{ReadAhead, Table};
 use common::ikey::compare_encoded;
 use common::{InternalIterator, InternalKey, SeqNo, ValueKind};
 use std::cmp::Ordering;
@@ -18,6 +18,8 @@ pub struct TableIterator {
     block: Option<BlockIter>,
     /// Blocks read from the file go into the block cache.
     fill_cache: bool,
+    /// Reads ahead when the cursor moves forward onto a block that is not cached.
+    ahead: ReadAhead,
 }
 
 impl TableIterator {
@@ -27,25 +29,36 @@ impl TableIterator {
             block_index: 0,
             block: None,
             fill_cache,
+            ahead: ReadAhead::default(),
         }
     }
 
     /// The current entry's encoded internal key (requires `valid()`; empty otherwise).
+    #[inline]
     pub fn encoded_key(&self) -> &[u8] {
         self.cur().map_or(&[], |b| b.key())
     }
 
+    #[inline]
     fn cur(&self) -> Option<&BlockIter> {
         debug_assert!(self.valid(), "TableIterator used while not on an entry");
         self.block.as_ref().filter(|b| b.valid())
     }
 
-    /// Loads block `i` (not positioned).
-    fn load(&mut self, i: usize) -> Result<&mut BlockIter> {
-        self.block = None;
-        let block = self.table.data_block(i, self.fill_cache)?;
+    /// Loads block `i` (not positioned); `forward` when the cursor moves on to it from the
+    /// block before, which reads ahead if it is not cached. The key buffers of the block
+    /// cursor it replaces go to the new one, so that a scan does not allocate them anew for
+    /// every block.
+    fn load(&mut self, i: usize, forward: bool) -> Result<&mut BlockIter> {
+        let buffers = self
+            .block
+            .take()
+            .map(BlockIter::into_buffers)
+            .unwrap_or_default();
+        let ahead = forward.then_some(&mut self.ahead);
+        let block = self.table.data_block_via(i, self.fill_cache, ahead)?;
         self.block_index = i;
-        Ok(self.block.insert(block.iter()))
+        Ok(self.block.insert(BlockIter::with_buffers(block, buffers)))
     }
 
     /// Runs a move on the current block iterator, turning its error into a table error.
@@ -81,19 +94,20 @@ impl TableIterator {
 impl InternalIterator for TableIterator {
     type Error = Error;
 
+    #[inline]
     fn valid(&self) -> bool {
         self.block.as_ref().is_some_and(|b| b.valid())
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
-        let r = self.load(0).map(|_| ());
+        let r = self.load(0, false).map(|_| ());
         self.guard(r)?;
         self.with_block(|b| b.seek_to_first())
     }
 
     fn seek_to_last(&mut self) -> Result<()> {
         let last = self.table.index().len() - 1;
-        let r = self.load(last).map(|_| ());
+        let r = self.load(last, false).map(|_| ());
         self.guard(r)?;
         self.with_block(|b| b.seek_to_last())
     }
@@ -105,7 +119,7 @@ impl InternalIterator for TableIterator {
             self.block = None;
             return Ok(());
         }
-        let r = self.load(i).map(|_| ());
+        let r = self.load(i, false).map(|_| ());
         self.guard(r)?;
         self.with_block(|b| b.seek(&target))?;
         if !self.valid() {
@@ -125,6 +139,7 @@ impl InternalIterator for TableIterator {
         Ok(())
     }
 
+    #[inline]
     fn next(&mut self) -> Result<()> {
         if !self.valid() {
             return Ok(());
@@ -135,7 +150,7 @@ impl InternalIterator for TableIterator {
             if i >= self.table.index().len() {
                 return Ok(());
             }
-            let r = self.load(i).map(|_| ());
+            let r = self.load(i, true).map(|_| ());
             self.guard(r)?;
             self.with_block(|b| b.seek_to_first())?;
         }
@@ -152,25 +167,29 @@ impl InternalIterator for TableIterator {
                 return Ok(());
             }
             let i = self.block_index - 1;
-            let r = self.load(i).map(|_| ());
+            let r = self.load(i, false).map(|_| ());
             self.guard(r)?;
             self.with_block(|b| b.seek_to_last())?;
         }
         Ok(())
     }
 
+    #[inline]
     fn user_key(&self) -> &[u8] {
         self.cur().map_or(&[], |b| b.user_key())
     }
 
+    #[inline]
     fn seq(&self) -> SeqNo {
         self.cur().map_or(0, |b| b.seq())
     }
 
+    #[inline]
     fn kind(&self) -> ValueKind {
         self.cur().map_or(ValueKind::Delete, |b| b.kind())
     }
 
+    #[inline]
     fn value(&self) -> &[u8] {
         self.cur().map_or(&[], |b| b.value())
     }

@@ -314,6 +314,18 @@ impl Table {
     /// The data block `i` of the index, from the cache or the file; a block read from the
     /// file is inserted into the cache if `fill_cache`.
     pub(crate) fn data_block(&self, i: usize, fill_cache: bool) -> Result<Arc<Block>> {
+        self.data_block_via(i, fill_cache, None)
+    }
+
+    /// [`Table::data_block`], reading a block that is not cached through `ahead` when one is
+    /// given: from the bytes it holds if they cover the block, otherwise with one read of the
+    /// block and the blocks after it (see [`ReadAhead`]).
+    pub(crate) fn data_block_via(
+        &self,
+        i: usize,
+        fill_cache: bool,
+        ahead: Option<&mut ReadAhead>,
+    ) -> Result<Arc<Block>> {
         let handle = self.index.handle(i);
         if let Some(cache) = &self.cache {
             if let Some(b) = cache.get(self.file_id, handle.offset) {
@@ -324,7 +336,10 @@ impl Table {
         let spare = cache
             .map(|c| c.spare_buffer(self.file_id, handle.offset))
             .unwrap_or_default();
-        let data = read_block(&*self.file, &self.path, handle, "data block", spare)?;
+        let data = match ahead {
+            Some(ahead) => self.read_ahead(ahead, handle, spare)?,
+            None => read_block(&*self.file, &self.path, handle, "data block", spare)?,
+        };
         let block = Block::new(data).map_err(|e| self.block_corrupt(i, e))?;
         if block.num_restarts() == 0 {
             return Err(self.block_corrupt(i, BlockError::new(0, "data block is empty")));
@@ -336,6 +351,56 @@ impl Table {
         Ok(block)
     }
 
+    /// The decoded data block at `handle`, from the bytes `ahead` holds, which are first
+    /// refilled from the file (the block and up to `ahead`'s span of the blocks after it) if
+    /// they do not cover it.
+    fn read_ahead(
+        &self,
+        ahead: &mut ReadAhead,
+        handle: BlockHandle,
+        spare: Vec<u8>,
+    ) -> Result<Vec<u8>> {
+        let too_large = || {
+            self.corrupt(
+                handle.offset,
+                format!("data block of {} bytes is too large", handle.size),
+            )
+        };
+        let len = usize::try_from(handle.size)
+            .ok()
+            .and_then(|s| s.checked_add(BLOCK_TRAILER_SIZE))
+            .ok_or_else(too_large)?;
+        let end = handle
+            .offset
+            .checked_add(len as u64)
+            .ok_or_else(too_large)?;
+        if handle.offset < ahead.start || end > ahead.start + ahead.buf.len() as u64 {
+            // The data blocks end where the filter block starts (the index tiles that area).
+            let data_end = self.footer.filter.offset.max(end);
+            let want = (ahead.span as u64).min(data_end - handle.offset);
+            let n = usize::try_from(want).map_or(len, |w| w.max(len));
+            ahead.buf.clear();
+            ahead.buf.resize(n, 0);
+            ahead.start = handle.offset;
+            ahead.span = (ahead.span * 2).min(READ_AHEAD_MAX_BYTES);
+            if let Err(source) = self.file.read_exact_at(&mut ahead.buf, handle.offset) {
+                ahead.buf.clear();
+                return Err(Error::Io {
+                    file: self.path.clone(),
+                    op: format!("read data blocks at {} ({n} bytes)", handle.offset),
+                    source,
+                });
+            }
+        }
+        let at = (handle.offset - ahead.start) as usize;
+        decode_raw(
+            &self.path,
+            handle,
+            "data block",
+            &ahead.buf[at..at + len],
+            spare,
+        )
+    }
     fn read_block(&self, handle: BlockHandle, what: &'static str) -> Result<Vec<u8>> {
         read_block(&*self.file, &self.path, handle, what, Vec::new())
     }
@@ -355,6 +420,37 @@ fn corrupt(path: &Path, offset: u64, reason: String) -> Error {
         file: path.to_path_buf(),
         offset,
         reason,
+    }
+}
+
+/// The first read of a [`ReadAhead`] covers this many bytes of the file; each further read
+/// twice as many, up to [`READ_AHEAD_MAX_BYTES`].
+const READ_AHEAD_FIRST_BYTES: usize = 8 * 1024;
+/// The largest read of a [`ReadAhead`] (a block larger than that is read alone).
+const READ_AHEAD_MAX_BYTES: usize = 256 * 1024;
+
+/// A table cursor's read-ahead: when it moves on to the next block and finds it neither in
+/// the cache nor among the bytes read before, it reads that block together with the blocks
+/// after it, 8 KiB the first time and twice as much each time after (at most 256 KiB), so a
+/// scan costs one read per span rather than one per block. Each block is still checked and
+/// decoded only when the cursor reaches it. Bound: one buffer of at most 256 KiB (or one
+/// block, if larger) per cursor, freed with it.
+#[derive(Debug)]
+pub(crate) struct ReadAhead {
+    buf: Vec<u8>,
+    /// The file offset of `buf[0]`.
+    start: u64,
+    /// How many bytes the next refill reads.
+    span: usize,
+}
+
+impl Default for ReadAhead {
+    fn default() -> Self {
+        ReadAhead {
+            buf: Vec::new(),
+            start: 0,
+            span: READ_AHEAD_FIRST_BYTES,
+        }
     }
 }
 
@@ -427,6 +523,18 @@ fn decode_stored(
             op: format!("read {what} at {} ({} bytes)", handle.offset, raw.len()),
             source,
         })?;
+    decode_raw(path, handle, what, raw, spare)
+}
+
+/// Checks the crc32c of `raw` (a block's stored bytes and trailer, as read from the file) and
+/// decompresses it into `spare`.
+fn decode_raw(
+    path: &Path,
+    handle: BlockHandle,
+    what: &'static str,
+    raw: &[u8],
+    spare: Vec<u8>,
+) -> Result<Vec<u8>> {
     let (stored, kind) =
         check_trailer(raw).map_err(|(expected, actual)| Error::ChecksumMismatch {
             file: path.to_path_buf(),
