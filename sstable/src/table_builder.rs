@@ -25,7 +25,8 @@ use std::sync::Arc;
 /// How tables are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableOptions {
-    /// A data block is cut once its contents reach this size (default 4096).
+    /// A data block is cut once its contents reach this size (default 2048: a point read that
+    /// misses the block cache reads and decompresses half as much as with 4 KiB blocks).
     pub block_size_bytes: usize,
     /// Data and index block compression (default lz4, kept only where smaller).
     pub compression: Compression,
@@ -38,7 +39,7 @@ pub struct TableOptions {
 impl Default for TableOptions {
     fn default() -> Self {
         TableOptions {
-            block_size_bytes: 4096,
+            block_size_bytes: 2048,
             compression: Compression::Lz4,
             bloom_bits_per_key: 10,
             block_restart_interval: 16,
