@@ -9,8 +9,10 @@
 //!
 //! - literals of up to 32 bytes are one fixed copy of 16 or 32 bytes (the bytes past the run
 //!   are rewritten by the next sequences), longer ones a `copy_from_slice`;
-//! - a match from 16 or more bytes back is copied in fixed chunks of 16 bytes, each from
-//!   `offset` back of its own start, which is right even when the match overlaps itself;
+//! - a match from 16 or more bytes back is copied in fixed chunks of 16 bytes (8 to 15 bytes
+//!   back: of 8), each from `offset` back of its own start, which is right even when the match
+//!   overlaps itself; each chunk goes through a register (a fixed-size copy the compiler
+//!   inlines), not a `memmove` call; a run of one byte (offset 1) is stored 16 copies at a time;
 //! - a match with a period of 1 to 15 bytes is written in chunks of 16 bytes, each built one
 //!   byte at a time from the 16 bytes before it through a fixed table (`16 - p + i % p`), so
 //!   no byte waits on another of the same chunk. (Building the chunk in a register from one
@@ -226,17 +228,38 @@ fn decode(input: &[u8], out: &mut [u8]) -> Result<(), Lz4Error> {
 fn copy_match(out: &mut [u8], op: usize, offset: usize, mlen: usize) {
     let end = op + mlen;
     let room = out.len() - end >= WILD;
-    if offset >= WILD && room && mlen <= WILD_MAX {
+    let short = room && mlen <= WILD_MAX;
+    if short && offset >= WILD {
         // Chunks of 16 bytes, each from `offset` back (written already, even when the match
-        // overlaps itself).
+        // overlaps itself), through a register: a fixed-size copy, not a `memmove` call.
         let mut o = op;
         while o < end {
-            out.copy_within(o - offset..o - offset + WILD, o);
+            let mut chunk = [0u8; WILD];
+            chunk.copy_from_slice(&out[o - offset..o - offset + WILD]);
+            out[o..o + WILD].copy_from_slice(&chunk);
+            o += WILD;
+        }
+    } else if short && offset >= WILD / 2 {
+        // The same in chunks of 8 (each source chunk still ends before its destination).
+        const HALF: usize = WILD / 2;
+        let mut o = op;
+        while o < end {
+            let mut chunk = [0u8; HALF];
+            chunk.copy_from_slice(&out[o - offset..o - offset + HALF]);
+            out[o..o + HALF].copy_from_slice(&chunk);
+            o += HALF;
+        }
+    } else if short && offset == 1 {
+        // A run of one byte: chunks of 16 copies of it.
+        let chunk = [out[op - 1]; WILD];
+        let mut o = op;
+        while o < end {
+            out[o..o + WILD].copy_from_slice(&chunk);
             o += WILD;
         }
     } else if offset >= mlen {
         out.copy_within(op - offset..op - offset + mlen, op);
-    } else if offset < WILD && op >= WILD && room && mlen <= WILD_MAX {
+    } else if offset < WILD && op >= WILD && short {
         // A period of 1 to 15 bytes, in chunks of 16: the chunk's byte `i` is the byte
         // `offset - i % offset` back from the chunk's start, read one at a time (so no wide
         // load waits on the narrow stores just made) through a fixed table.
