@@ -18,6 +18,10 @@
 //!   no byte waits on another of the same chunk. (Building the chunk in a register from one
 //!   16-byte load measured slower: that load spans the narrower stores just made and waits for
 //!   them to reach the cache.)
+//! - far from both ends of the block, a sequence of at most 14 literals and a match of at most
+//!   18 bytes (most of them) takes a shortcut: no length continuation to read, no end-of-block
+//!   rule to check (the margins guarantee them), fixed copies without a loop; only the offset
+//!   is checked;
 //! - near the end of the block, where the fixed copies would run past it, copies are exact
 //!   (an overlapping match doubles the written period until it is done).
 //!
@@ -54,6 +58,13 @@ const MF_LIMIT: usize = 12;
 const WILD: usize = 16;
 /// The longest match copied in chunks of [`WILD`] bytes (longer ones call `memmove`).
 const WILD_MAX: usize = 64;
+/// The shortcut of [`decode`] runs while more than this many input bytes are left: the token,
+/// 16 literal bytes read (of at most 14 used) and so the 2-byte offset after them.
+const SHORTCUT_INPUT: usize = 1 + WILD;
+/// ... and more than this many output bytes: at most 14 literals, a match of at most 18 bytes
+/// and the 16 bytes a fixed copy may write past it; which also keeps the match 12 or more
+/// bytes from the end and the last 5 bytes for literals.
+const SHORTCUT_OUTPUT: usize = 14 + 18 + WILD;
 
 /// `PERIOD_INDEX[p][i]` is `16 - p + i % p`: where in the last 16 bytes before it the byte
 /// `i` of a match with a period `p` of 1 to 15 bytes is.
@@ -139,6 +150,49 @@ fn decode(input: &[u8], out: &mut [u8]) -> Result<(), Lz4Error> {
     let mut ip = 0;
     let mut op = 0;
     loop {
+        // The shortcut, far from both ends: a sequence of at most 14 literals and a match of
+        // at most 18 bytes (no length continuation). There the input holds the 16 bytes after
+        // the token, so also the offset, and the output has room for the fixed copies and
+        // meets the end-of-block rules whatever the lengths, so only the offset is checked.
+        if input.len() - ip > SHORTCUT_INPUT && len - op > SHORTCUT_OUTPUT {
+            let token = input[ip];
+            if token < 0xF0 && token & 15 != 15 {
+                let lit = usize::from(token >> 4);
+                out[op..op + WILD].copy_from_slice(&input[ip + 1..ip + 1 + WILD]);
+                ip += 1 + lit;
+                op += lit;
+                let offset = usize::from(u16::from_le_bytes([input[ip], input[ip + 1]]));
+                if offset == 0 {
+                    return Err(Lz4Error::OffsetZero { at: ip });
+                }
+                if offset > op {
+                    return Err(Lz4Error::OffsetTooFar {
+                        at: ip,
+                        offset,
+                        written: op,
+                    });
+                }
+                ip += 2;
+                let mlen = usize::from(token & 15) + MIN_MATCH;
+                // At most 18 bytes: fixed copies of 32 (or 24) bytes, no loop.
+                if offset >= WILD {
+                    copy_chunk::<WILD>(out, op, offset);
+                    copy_chunk::<WILD>(out, op + WILD, offset);
+                } else if offset >= 8 {
+                    copy_chunk::<8>(out, op, offset);
+                    copy_chunk::<8>(out, op + 8, offset);
+                    copy_chunk::<8>(out, op + 16, offset);
+                } else if offset == 1 {
+                    let run = [out[op - 1]; WILD];
+                    out[op..op + WILD].copy_from_slice(&run);
+                    out[op + WILD..op + 2 * WILD].copy_from_slice(&run);
+                } else {
+                    copy_match(out, op, offset, mlen);
+                }
+                op += mlen;
+                continue;
+            }
+        }
         let token_at = ip;
         let token = *input.get(ip).ok_or(Lz4Error::Truncated {
             what: "token",
@@ -225,6 +279,16 @@ fn decode(input: &[u8], out: &mut [u8]) -> Result<(), Lz4Error> {
 /// Writes `out[op..op + mlen]` as a copy of the bytes `offset` back (`1 <= offset <= op`,
 /// `op + mlen <= out.len()`), byte by byte in effect: an offset shorter than the match repeats
 /// its period. May also write up to 15 bytes past the match, which the next sequences rewrite.
+/// Copies the `N` bytes `offset` back (`offset >= N`, so all written already) to `out[o..o + N]`
+/// through a register.
+#[inline(always)]
+fn copy_chunk<const N: usize>(out: &mut [u8], o: usize, offset: usize) {
+    let mut chunk = [0u8; N];
+    chunk.copy_from_slice(&out[o - offset..o - offset + N]);
+    out[o..o + N].copy_from_slice(&chunk);
+}
+
+#[inline(always)]
 fn copy_match(out: &mut [u8], op: usize, offset: usize, mlen: usize) {
     let end = op + mlen;
     let room = out.len() - end >= WILD;
