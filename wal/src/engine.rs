@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::group_write::WriteState;
 use crate::recovery::{recover, RecoveryInfo, SkippedRange};
 use crate::segment::LOCK_FILE;
-use crate::sleepers::{unpark_all, Sleepers};
+use crate::sleepers::{self, unpark_all, Sleepers};
 use crate::writer::ActiveSegment;
 use crate::{AsRecord, Position};
 use common::DirLock;
@@ -77,10 +77,6 @@ pub(crate) struct SyncState {
     pub leading: bool,
     /// Blocking waiters, parked until a round covers them (see `sleepers.rs`).
     pub sleepers: Sleepers,
-    /// The sync thread sleeps on `sync_cv` (in its main wait, not in a gather).
-    pub thread_parked: bool,
-    /// A leader asked the sync thread to wake the sleepers its round covered.
-    pub wake_sleepers: bool,
 }
 
 /// How many rounds past its own a blocking group-commit leader runs for later arrivals.
@@ -91,10 +87,10 @@ const MAX_CHAINED_ROUNDS: usize = 3;
 enum WakeBy {
     /// The thread that ran the round.
     Caller,
-    /// The background thread, if it is idle and there are several sleepers: a group-commit
-    /// leader then starts its next fdatasync at once instead of after one wake-up per
-    /// sleeper (a `notify_all` that cost about 40 us per round with 16 writers on 2 cores).
-    SyncThread,
+    /// The first of them, which wakes the others (the relay, see `sleepers.rs`): a
+    /// group-commit leader then starts its next fdatasync after one wake-up, not one per
+    /// sleeper.
+    Relay,
 }
 
 /// What `wait_durable(pos)` waits for under the policy.
@@ -181,8 +177,6 @@ impl Engine {
                 last_fsync: Duration::ZERO,
                 leading: false,
                 sleepers: Sleepers::default(),
-                thread_parked: false,
-                wake_sleepers: false,
                 kicked: false,
                 shutdown: false,
                 idle: false,
@@ -377,10 +371,18 @@ impl Engine {
             s.sleepers.add(p);
             drop(s);
             std::thread::park();
+            if sleepers::woken_covered() {
+                // A round covering `p` took this entry: durable, and whoever ran it (a
+                // leader, or `mark_durable_waking` with nobody leading) sees to the next
+                // leader. No need to take the lock again.
+                return Ok(());
+            }
             s = lock(&self.sync);
             s.sleepers.remove_current();
         };
         self.leave(s);
+        // Waiters relayed to this one while it was not looking (see `sleepers.rs`).
+        sleepers::relay();
         result
     }
 
@@ -410,7 +412,7 @@ impl Engine {
         // seal makes the old segment durable; the round, what followed).
         let round = || {
             self.rotate_if_due()?;
-            self.sync_round_waking(WakeBy::SyncThread)
+            self.sync_round_waking(WakeBy::Relay)
         };
         round()?;
         for _ in 0..MAX_CHAINED_ROUNDS {
@@ -505,25 +507,22 @@ impl Engine {
             s.in_flight = p;
         }
         let d = s.durable;
-        // Several to wake and an idle sync thread: one wake-up for the thread instead of one
-        // per sleeper here (the flag is set under `sync`, which the thread holds from its
-        // check of `wake_sleepers` until it waits: the request cannot be missed).
-        let covered = s.sleepers.covered(d);
-        let delegate = wake == WakeBy::SyncThread && covered > 1 && s.thread_parked;
-        let woken = if delegate {
-            s.wake_sleepers = true;
-            Vec::new()
+        // A sleeper is listed under `sync` before it parks: none can be missed.
+        let woken = s.sleepers.take_covered(d, wake == WakeBy::Relay);
+        // The woken leave without looking at the list again: with nobody leading (a round
+        // of the sync thread, a rotation, close), wake one that is not covered to lead.
+        let next = if s.leading {
+            None
         } else {
-            // A sleeper is listed under `sync` before it parks: none can be missed.
-            s.sleepers.take_covered(d)
+            s.sleepers.next_leader(d)
         };
         drop(s);
         // Durable bytes are written bytes.
         self.mark_written(Some(d), false);
-        if delegate {
-            self.sync_cv.notify_one();
-        }
         unpark_all(woken);
+        if let Some(t) = next {
+            t.unpark();
+        }
         // The value is stored without a wake-up, then receivers (async waiters) are woken only
         // if there are any: one that subscribes after the count is taken reads the new value
         // before it waits (`wait_for` checks first), so none is missed, and a lone blocking
@@ -704,6 +703,36 @@ mod tests {
         let mut s = lock(&engine.sync);
         s.leading = false;
         engine.leave(s);
+        let verdict = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the uncovered waiter was left asleep with nobody leading");
+        verdict.unwrap();
+        waiter.join().unwrap();
+        assert!(engine.durable_position() > pos);
+        engine.close().unwrap();
+    }
+
+    /// Waiters a round covers leave without looking at the list, so a round run with nobody
+    /// leading (a rotation, a `sync()` of the sync thread) wakes an uncovered waiter to lead:
+    /// here the leader left after waking a waiter that such a round then covered.
+    #[test]
+    fn a_round_with_nobody_leading_wakes_a_waiter_it_did_not_cover() {
+        let (engine, pos) = test_engine(FsyncPolicy::Always);
+        lock(&engine.sync).leading = true;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = {
+            let engine = engine.clone();
+            std::thread::spawn(move || tx.send(engine.wait_durable_until(pos)).unwrap())
+        };
+        while lock(&engine.sync)
+            .sleepers
+            .next_leader(Position::start())
+            .is_none()
+        {
+            std::thread::yield_now(); // until the waiter is asleep behind the "leader"
+        }
+        lock(&engine.sync).leading = false; // gone, without a look at the list
+        engine.mark_durable(engine.durable_position()); // a round that covers nobody
         let verdict = rx
             .recv_timeout(std::time::Duration::from_secs(60))
             .expect("the uncovered waiter was left asleep with nobody leading");

@@ -12,7 +12,6 @@
 
 use crate::config::FsyncPolicy;
 use crate::engine::{lock, Engine};
-use crate::sleepers::unpark_all;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,14 +64,13 @@ impl Engine {
                     deadline,
                 )
             };
-            let (requested, woken) = {
+            let requested = {
                 let mut s = lock(&self.sync);
                 if s.shutdown {
                     return;
                 }
                 if !(rotate || sync_due || flush_due || s.requested || s.kicked) {
                     s.idle = deadline.is_none();
-                    s.thread_parked = true;
                     s = match deadline {
                         Some(t) => {
                             let wait = t.saturating_duration_since(Instant::now());
@@ -83,23 +81,14 @@ impl Engine {
                         }
                         None => self.sync_cv.wait(s).unwrap_or_else(|e| e.into_inner()),
                     };
-                    s.thread_parked = false;
                 }
                 s.idle = false;
                 if s.shutdown {
                     return;
                 }
-                // A group-commit leader's round made them durable (see `WakeBy`).
-                let woken = if std::mem::take(&mut s.wake_sleepers) {
-                    let d = s.durable;
-                    s.sleepers.take_covered(d)
-                } else {
-                    Vec::new()
-                };
                 s.kicked = false;
-                (s.requested, woken)
+                s.requested
             };
-            unpark_all(woken);
             // Errors poison the log inside these calls; the thread carries on serving waiters,
             // which then see the poison.
             if rotate {

@@ -1,11 +1,13 @@
 //! Group commit under `Always` with many blocking writers: leaders chain rounds, the rounds
-//! wake exactly the waiters they cover (sometimes through the sync thread), and a leader
-//! that leaves wakes the next one. A lost wake-up would hang; the watchdog turns that into a
+//! wake exactly the waiters they cover (the first of them wakes the others: the relay), and a
+//! leader that leaves wakes the next one; a round run by someone else (a rotation, a `sync()`)
+//! wakes the next leader itself. A lost wake-up would hang; the watchdog turns that into a
 //! failure. Every acknowledged append must be durable (in the crash image) and readable.
 
 mod util;
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 use util::*;
 use wal::blocking::Wal;
@@ -78,7 +80,7 @@ fn sixteen_blocking_writers_all_return_and_every_ack_survives_a_crash() {
 #[test]
 fn sixteen_blocking_writers_on_a_real_disk() {
     // Real fdatasyncs take long enough for waiters to pile up behind a round, so leaders
-    // chain rounds and hand the wake-ups to the sync thread.
+    // chain rounds and relay the wake-ups through the first waiter each round covers.
     let dir = tempfile::tempdir().unwrap();
     let cfg = WalConfig {
         dir: dir.path().join("wal"),
@@ -91,4 +93,36 @@ fn sixteen_blocking_writers_on_a_real_disk() {
     wal.close().unwrap();
     let (back, _) = Wal::open(cfg).unwrap();
     assert_eq!(keys(read_all(&back)), acked);
+}
+
+#[test]
+fn blocking_writers_return_while_other_threads_rotate_and_sync() {
+    // Rotations and `sync()` calls from a thread that appends nothing make sleepers durable
+    // outside the writers' rounds: the covered ones leave without looking at the list, so
+    // whoever made them durable must wake an uncovered one to lead, or it sleeps forever.
+    let fs = common::MemFs::new();
+    let (wal, _) = Wal::open(config(&fs, FsyncPolicy::Always)).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let other = {
+        let (wal, stop) = (wal.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Acquire) {
+                if n.is_multiple_of(2) {
+                    wal.rotate().unwrap();
+                } else {
+                    wal.sync().unwrap();
+                }
+                n += 1;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        })
+    };
+    let acked = hammer(&wal);
+    stop.store(true, Ordering::Release);
+    other.join().unwrap();
+    let crashed = fs.crash();
+    let (back, _) = Wal::open(config(&crashed, FsyncPolicy::Always)).unwrap();
+    assert_eq!(keys(read_all(&back)), acked);
+    drop(wal);
 }
