@@ -8,7 +8,6 @@
 use crate::block::{Block, BlockError};
 use crate::key_cmp::compare_keys;
 use common::coding::Reader;
-use common::ikey::split_encoded;
 use common::{SeqNo, ValueKind};
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -136,6 +135,8 @@ impl BlockIter {
         self.key.clear();
     }
 
+    #[cold]
+    #[inline(never)]
     fn fail<T>(&mut self, offset: usize, reason: impl Into<String>) -> Result<T> {
         self.invalidate();
         Err(BlockError::new(offset, reason))
@@ -191,7 +192,7 @@ impl BlockIter {
             }
             std::mem::swap(&mut self.key, &mut self.scratch);
         }
-        let Some((_, seq, kind)) = split_encoded(&self.key) else {
+        let Some((seq, kind)) = trailer_of(&self.key) else {
             return self.fail(
                 p,
                 "key is shorter than its 8-byte trailer or has an unknown kind",
@@ -370,6 +371,20 @@ impl BlockIter {
     }
 }
 
+/// The sequence number and kind of an encoded internal key (as `common::ikey::split_encoded`,
+/// inlined into the cursor's step); `None` if it is shorter than its trailer or of an unknown
+/// kind.
+#[inline]
+fn trailer_of(key: &[u8]) -> Option<(SeqNo, ValueKind)> {
+    let trailer = u64::from_le_bytes(*key.last_chunk::<8>()?);
+    let kind = match trailer & 0xff {
+        0 => ValueKind::Delete,
+        1 => ValueKind::Put,
+        _ => return None,
+    };
+    Some((trailer >> 8, kind))
+}
+
 /// Where the parts of the entry at `p` lie in `entries` (the block's entries area).
 struct EntrySpan {
     shared: usize,
@@ -393,6 +408,29 @@ fn header(entries: &[u8], p: usize) -> Option<(u64, u64, u64, usize)> {
     Some((s, n, v, p + r.position()))
 }
 
+/// What is wrong with an entry, for [`bad_entry`].
+enum EntryFault {
+    Header,
+    /// Shared bytes, and the previous key's length.
+    Shared(u64, usize),
+    Suffix(u64),
+    Value(u64),
+}
+
+/// The reason for an entry that does not decode (out of the cursor's hot path).
+#[cold]
+#[inline(never)]
+fn bad_entry(fault: EntryFault) -> String {
+    match fault {
+        EntryFault::Header => "entry header is truncated or its varints are malformed".into(),
+        EntryFault::Shared(shared, prev) => {
+            format!("entry shares {shared} bytes with a previous key of {prev} bytes")
+        }
+        EntryFault::Suffix(n) => format!("key suffix of {n} bytes runs past the entries"),
+        EntryFault::Value(n) => format!("value of {n} bytes runs past the entries"),
+    }
+}
+
 /// Checks the entry at `p` against the entries area and the previous key's length.
 fn locate_entry(
     entries: &[u8],
@@ -400,12 +438,10 @@ fn locate_entry(
     prev_key_len: usize,
 ) -> std::result::Result<EntrySpan, String> {
     let Some((shared, non_shared, value_len, suffix_start)) = header(entries, p) else {
-        return Err("entry header is truncated or its varints are malformed".into());
+        return Err(bad_entry(EntryFault::Header));
     };
     if shared > prev_key_len as u64 {
-        return Err(format!(
-            "entry shares {shared} bytes with a previous key of {prev_key_len} bytes"
-        ));
+        return Err(bad_entry(EntryFault::Shared(shared, prev_key_len)));
     }
     let end = |start: usize, n: u64| {
         usize::try_from(n)
@@ -414,12 +450,10 @@ fn locate_entry(
             .filter(|&e| e <= entries.len())
     };
     let Some(value_start) = end(suffix_start, non_shared) else {
-        return Err(format!(
-            "key suffix of {non_shared} bytes runs past the entries"
-        ));
+        return Err(bad_entry(EntryFault::Suffix(non_shared)));
     };
     let Some(value_end) = end(value_start, value_len) else {
-        return Err(format!("value of {value_len} bytes runs past the entries"));
+        return Err(bad_entry(EntryFault::Value(value_len)));
     };
     Ok(EntrySpan {
         shared: shared as usize,
