@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::table_reader::{ReadAhead, Table};
 use common::ikey::compare_encoded;
 use common::{InternalIterator, InternalKey, SeqNo, ValueKind};
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -20,16 +21,44 @@ pub struct TableIterator {
     fill_cache: bool,
     /// Reads ahead when the cursor moves forward onto a block that is not cached.
     ahead: ReadAhead,
+    /// The block cursor's key buffers while there is no block cursor.
+    idle_keys: (Vec<u8>, Vec<u8>),
+    /// The encoded seek key.
+    target: Vec<u8>,
+}
+
+/// Buffers a dropped cursor leaves to the next one its thread creates (a short scan then
+/// allocates none of them).
+#[derive(Default)]
+struct CursorBuffers {
+    keys: (Vec<u8>, Vec<u8>),
+    ahead: Vec<u8>,
+    target: Vec<u8>,
+}
+
+/// At most this many sets of buffers wait per thread.
+const POOLED_CURSORS: usize = 4;
+/// Only buffers of at most this many bytes are kept.
+const POOLED_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// Bound: [`POOLED_CURSORS`] sets of buffers of at most [`POOLED_BYTES`] each per thread.
+    static CURSOR_POOL: RefCell<Vec<CursorBuffers>> = const { RefCell::new(Vec::new()) };
 }
 
 impl TableIterator {
     pub(crate) fn new(table: Arc<Table>, fill_cache: bool) -> Self {
+        let pooled = CURSOR_POOL
+            .with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+            .unwrap_or_default();
         TableIterator {
             table,
             block_index: 0,
             block: None,
             fill_cache,
-            ahead: ReadAhead::default(),
+            ahead: ReadAhead::with_buffer(pooled.ahead),
+            idle_keys: pooled.keys,
+            target: pooled.target,
         }
     }
 
@@ -50,11 +79,10 @@ impl TableIterator {
     /// cursor it replaces go to the new one, so that a scan does not allocate them anew for
     /// every block.
     fn load(&mut self, i: usize, forward: bool) -> Result<&mut BlockIter> {
-        let buffers = self
-            .block
-            .take()
-            .map(BlockIter::into_buffers)
-            .unwrap_or_default();
+        let buffers = match self.block.take() {
+            Some(b) => b.into_buffers(),
+            None => std::mem::take(&mut self.idle_keys),
+        };
         let ahead = forward.then_some(&mut self.ahead);
         let block = self.table.data_block_via(i, self.fill_cache, ahead)?;
         self.block_index = i;
@@ -91,6 +119,37 @@ impl TableIterator {
     }
 }
 
+impl Drop for TableIterator {
+    fn drop(&mut self) {
+        let keys = match self.block.take() {
+            Some(b) => b.into_buffers(),
+            None => std::mem::take(&mut self.idle_keys),
+        };
+        let buffers = CursorBuffers {
+            keys,
+            ahead: self.ahead.take_buffer(),
+            target: std::mem::take(&mut self.target),
+        };
+        let small = [
+            buffers.keys.0.capacity(),
+            buffers.keys.1.capacity(),
+            buffers.ahead.capacity(),
+            buffers.target.capacity(),
+        ]
+        .iter()
+        .all(|&c| c <= POOLED_BYTES);
+        if small {
+            CURSOR_POOL.with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    if p.len() < POOLED_CURSORS {
+                        p.push(buffers);
+                    }
+                }
+            });
+        }
+    }
+}
+
 impl InternalIterator for TableIterator {
     type Error = Error;
 
@@ -114,14 +173,19 @@ impl InternalIterator for TableIterator {
 
     fn seek(&mut self, target: &InternalKey) -> Result<()> {
         let i = self.table.index().find(&target.user_key, target.trailer());
-        let target = target.encode();
         if i == self.table.index().len() {
             self.block = None;
             return Ok(());
         }
+        let mut encoded = std::mem::take(&mut self.target);
+        encoded.clear();
+        target.encode_into(&mut encoded);
         let r = self.load(i, false).map(|_| ());
-        self.guard(r)?;
-        self.with_block(|b| b.seek(&target))?;
+        let r = self
+            .guard(r)
+            .and_then(|()| self.with_block(|b| b.seek(&encoded)));
+        self.target = encoded;
+        r?;
         if !self.valid() {
             return self.fail("block ends before the last key its index entry names");
         }

@@ -374,23 +374,25 @@ impl Table {
             .offset
             .checked_add(len as u64)
             .ok_or_else(too_large)?;
-        if handle.offset < ahead.start || end > ahead.start + ahead.buf.len() as u64 {
+        if handle.offset < ahead.start || end > ahead.start + ahead.len as u64 {
             // The data blocks end where the filter block starts (the index tiles that area).
             let data_end = self.footer.filter.offset.max(end);
             let want = (ahead.span as u64).min(data_end - handle.offset);
             let n = usize::try_from(want).map_or(len, |w| w.max(len));
-            ahead.buf.clear();
-            ahead.buf.resize(n, 0);
+            if ahead.buf.len() < n {
+                ahead.buf.resize(n, 0);
+            }
+            ahead.len = 0;
             ahead.start = handle.offset;
             ahead.span = (ahead.span * 2).min(READ_AHEAD_MAX_BYTES);
-            if let Err(source) = self.file.read_exact_at(&mut ahead.buf, handle.offset) {
-                ahead.buf.clear();
+            if let Err(source) = self.file.read_exact_at(&mut ahead.buf[..n], handle.offset) {
                 return Err(Error::Io {
                     file: self.path.clone(),
                     op: format!("read data blocks at {} ({n} bytes)", handle.offset),
                     source,
                 });
             }
+            ahead.len = n;
         }
         let at = (handle.offset - ahead.start) as usize;
         decode_raw(
@@ -434,23 +436,34 @@ const READ_AHEAD_MAX_BYTES: usize = 256 * 1024;
 /// after it, 8 KiB the first time and twice as much each time after (at most 256 KiB), so a
 /// scan costs one read per span rather than one per block. Each block is still checked and
 /// decoded only when the cursor reaches it. Bound: one buffer of at most 256 KiB (or one
-/// block, if larger) per cursor, freed with it.
+/// block, if larger) per cursor; when the cursor drops, a buffer of at most 64 KiB goes to its
+/// thread's pool of cursor buffers (`table_iter.rs`) and is reused without being zeroed again.
 #[derive(Debug)]
 pub(crate) struct ReadAhead {
+    /// `buf[..len]` holds the file's bytes from `start`; the rest is room for later refills.
     buf: Vec<u8>,
+    len: usize,
     /// The file offset of `buf[0]`.
     start: u64,
     /// How many bytes the next refill reads.
     span: usize,
 }
 
-impl Default for ReadAhead {
-    fn default() -> Self {
+impl ReadAhead {
+    /// A read-ahead that holds nothing yet and refills into `buf` (any contents).
+    pub(crate) fn with_buffer(buf: Vec<u8>) -> ReadAhead {
         ReadAhead {
-            buf: Vec::new(),
+            buf,
+            len: 0,
             start: 0,
             span: READ_AHEAD_FIRST_BYTES,
         }
+    }
+
+    /// Its buffer, for reuse; it then holds nothing.
+    pub(crate) fn take_buffer(&mut self) -> Vec<u8> {
+        self.len = 0;
+        std::mem::take(&mut self.buf)
     }
 }
 
