@@ -86,7 +86,7 @@ type Source = Box<dyn InternalIterator<Error = Error>>;
 /// under it. An error (a table block failing its checksum) is yielded once, naming the file,
 /// and ends the iteration.
 pub struct DbIter {
-    inner: Option<VisibleIter<MergingIterator<Error>>>,
+    inner: Option<VisibleIter<Source>>,
     /// An error met while opening the sources, yielded first.
     failed: Option<Error>,
     _state: Option<Arc<ReadState>>,
@@ -248,6 +248,12 @@ impl Engine {
     ) -> Result<DbIter> {
         let mut sources: Vec<Source> = Vec::new();
         for mem in rs.memtables() {
+            // A memtable with nothing at or below the snapshot adds nothing to the merge
+            // (`seq` was read after `rs`; an entry a write published by then is in its
+            // memtable, and so is its sequence number).
+            if mem.min_seq().is_none_or(|min| min > seq) {
+                continue;
+            }
             sources.push(Box::new(MapErr::new(
                 mem.iter(),
                 no_error as fn(Infallible) -> Error,
@@ -304,13 +310,14 @@ impl Engine {
                 },
             )));
         }
+        // One source needs no merge (after a flush, a short scan reads one level).
+        let merged: Source = if sources.len() == 1 {
+            sources.pop().expect("one source")
+        } else {
+            Box::new(MergingIterator::new(sources))
+        };
         Ok(DbIter {
-            inner: Some(VisibleIter::new(
-                MergingIterator::new(sources),
-                seq,
-                lower,
-                upper,
-            )),
+            inner: Some(VisibleIter::new(merged, seq, lower, upper)),
             failed: None,
             _state: Some(rs),
             _engine: self.clone(),
