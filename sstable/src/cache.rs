@@ -18,7 +18,7 @@
 //! Spares: an evicted block that nobody else holds leaves its buffer to its shard (at most
 //! [`SPARES_PER_SHARD`] buffers of at most [`SPARE_MAX_BYTES`] each, not charged to the
 //! capacity), and the table that misses next in that shard decompresses into it instead of a
-//! fresh zeroed allocation ([`BlockCache::spare_buffer`]).
+//! fresh zeroed allocation ([`BlockCache::get_or_spare`]).
 //! A new block starts unreferenced, so a scan of blocks read once passes through the cache
 //! without pushing out blocks that are read again (an approximation of LRU that resists scans).
 
@@ -217,14 +217,32 @@ impl BlockCache {
 
     /// The cached block at `offset` of file `file_id`, counting a hit or a miss.
     pub fn get(&self, file_id: u64, offset: u64) -> Option<Arc<Block>> {
-        let found = self.shard((file_id, offset)).get((file_id, offset));
+        self.get_or_spare(file_id, offset, false).ok()
+    }
+
+    /// [`BlockCache::get`], and on a miss, in the same visit to the shard, a buffer to
+    /// decompress the block into before inserting it: a spare from an evicted block of the
+    /// shard it will go to, or an empty `Vec` (no spare, or `spare` is false).
+    pub(crate) fn get_or_spare(
+        &self,
+        file_id: u64,
+        offset: u64,
+        spare: bool,
+    ) -> Result<Arc<Block>, Vec<u8>> {
+        let key = (file_id, offset);
+        let mut shard = self.shard(key);
+        let found = shard.get(key);
         let counter = if found.is_some() {
             &self.hits
         } else {
             &self.misses
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        found
+        match found {
+            Some(b) => Ok(b),
+            None if spare => Err(shard.spares.pop().unwrap_or_default()),
+            None => Err(Vec::new()),
+        }
     }
 
     /// Caches a block (replacing any block cached under the same key), evicting blocks of its
@@ -232,15 +250,6 @@ impl BlockCache {
     pub fn insert(&self, file_id: u64, offset: u64, block: Arc<Block>) {
         self.shard((file_id, offset))
             .insert((file_id, offset), block);
-    }
-
-    /// A buffer to decompress the block at `offset` of `file_id` into before inserting it:
-    /// a spare from an evicted block of the shard it will go to, or an empty `Vec`.
-    pub(crate) fn spare_buffer(&self, file_id: u64, offset: u64) -> Vec<u8> {
-        self.shard((file_id, offset))
-            .spares
-            .pop()
-            .unwrap_or_default()
     }
 
     /// Lookups that found their block.
@@ -422,7 +431,7 @@ mod tests {
         }
         let spares = cache.shards[0].lock().unwrap().spares.len();
         assert_eq!(spares, SPARES_PER_SHARD);
-        let spare = cache.spare_buffer(1, 99);
+        let spare = cache.get_or_spare(1, 99, true).unwrap_err();
         assert!(spare.capacity() >= 1000);
         assert_eq!(
             cache.shards[0].lock().unwrap().spares.len(),

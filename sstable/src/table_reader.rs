@@ -327,15 +327,14 @@ impl Table {
         ahead: Option<&mut ReadAhead>,
     ) -> Result<Arc<Block>> {
         let handle = self.index.handle(i);
-        if let Some(cache) = &self.cache {
-            if let Some(b) = cache.get(self.file_id, handle.offset) {
-                return Ok(b);
-            }
-        }
+        let spare = match &self.cache {
+            Some(cache) => match cache.get_or_spare(self.file_id, handle.offset, fill_cache) {
+                Ok(b) => return Ok(b),
+                Err(spare) => spare,
+            },
+            None => Vec::new(),
+        };
         let cache = self.cache.as_ref().filter(|_| fill_cache);
-        let spare = cache
-            .map(|c| c.spare_buffer(self.file_id, handle.offset))
-            .unwrap_or_default();
         let data = match ahead {
             Some(ahead) => self.read_ahead(ahead, handle, spare)?,
             None => read_block(&*self.file, &self.path, handle, "data block", spare)?,
