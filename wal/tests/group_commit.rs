@@ -1,4 +1,4 @@
-//! Group commit under `Always` with many blocking writers: leaders chain rounds, the rounds
+//! Group commit under `Always` with many blocking writers: leaders hand over rounds, the rounds
 //! wake exactly the waiters they cover (the first of them wakes the others: the relay), and a
 //! leader that leaves wakes the next one; a round run by someone else (a rotation, a `sync()`)
 //! wakes the next leader itself. A lost wake-up would hang; the watchdog turns that into a
@@ -80,7 +80,7 @@ fn sixteen_blocking_writers_all_return_and_every_ack_survives_a_crash() {
 #[test]
 fn sixteen_blocking_writers_on_a_real_disk() {
     // Real fdatasyncs take long enough for waiters to pile up behind a round, so leaders
-    // chain rounds and relay the wake-ups through the first waiter each round covers.
+    // hand over to them and relay the wake-ups through the first waiter each round covers.
     let dir = tempfile::tempdir().unwrap();
     let cfg = WalConfig {
         dir: dir.path().join("wal"),
