@@ -3,7 +3,9 @@
 //! search per deeper level, `Version::files_for_key`); range reads merge the memtables, the
 //! level-0 tables (each run of key-disjoint ones as one [`LevelIter`], see
 //! `level_iter::disjoint_runs`) and one [`LevelIter`] per deeper level with one
-//! [`MergingIterator`] and hide what the snapshot must not see with [`VisibleIter`].
+//! [`MergingIterator`] and hide what the snapshot must not see with [`VisibleIter`]. When the
+//! few tables a range meets are disjoint across all levels, one [`LevelIter`] reads them in key
+//! order instead, and a single source is read without a merge.
 
 use crate::engine::{Engine, ReadState};
 use crate::error::{Error, Result};
@@ -80,6 +82,10 @@ pub(crate) fn prefix_range(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 }
 
 type Source = Box<dyn InternalIterator<Error = Error>>;
+
+/// A range read whose tables number at most this many checks whether they are disjoint across
+/// levels (and then reads them with one cursor instead of merging them).
+const FEW_TABLES: usize = 64;
 
 /// The `(key, value)` pairs of a range at one snapshot, in key order; double-ended. It holds
 /// the memtables and tables it reads, so flushes (and later compactions) never pull data from
@@ -268,10 +274,46 @@ impl Engine {
             Bound::Unbounded => None,
         };
         let wanted = |f: &&Arc<FileMeta>| f.overlaps(lo, hi) && f.smallest_seq <= seq;
-        // Level 0's tables may overlap; those that do not (written from keys in order) share
-        // a lazily opening cursor, so a short scan does not open and position every one.
         let level0: Vec<Arc<FileMeta>> =
             rs.version.files(0).iter().filter(wanted).cloned().collect();
+        // Per deeper level (sorted and disjoint), the run of its tables that meets the range.
+        let deeper: Vec<(usize, Range<usize>)> = (1..rs.version.levels().len())
+            .filter_map(|level| {
+                let files = rs.version.files(level);
+                let start = lo.map_or(0, |lo| {
+                    files.partition_point(|f| f.largest.user_key.as_slice() < lo)
+                });
+                let end = hi.map_or(files.len(), |hi| {
+                    files.partition_point(|f| f.smallest.user_key.as_slice() <= hi)
+                });
+                let range = start..end.max(start);
+                let skip = range.is_empty() || (range.len() == 1 && !wanted(&&files[start]));
+                (!skip).then_some((level, range))
+            })
+            .collect();
+        // When the few tables the range meets are disjoint across all levels (as after keys
+        // written in order), one lazily opening cursor concatenates them in key order: that is
+        // their merge, with no merging iterator to cross per entry.
+        let count = level0.len() + deeper.iter().map(|(_, r)| r.len()).sum::<usize>();
+        if count <= FEW_TABLES {
+            let mut all = level0.clone();
+            for (level, range) in &deeper {
+                all.extend(
+                    rs.version.files(*level)[range.clone()]
+                        .iter()
+                        .filter(wanted)
+                        .cloned(),
+                );
+            }
+            let mut runs = disjoint_runs(all);
+            if runs.len() == 1 {
+                let run = runs.pop().expect("one run");
+                sources.push(Box::new(LevelIter::new(self.clone(), Tables::Owned(run))));
+                return Ok(self.db_iter(rs, seq, lower, upper, sources));
+            }
+        }
+        // Level 0's tables may overlap; those that do not (written from keys in order) share
+        // a lazily opening cursor, so a short scan does not open and position every one.
         for mut run in disjoint_runs(level0) {
             if run.len() == 1 {
                 let table = self.table(&run.pop().expect("one table"))?;
@@ -283,24 +325,9 @@ impl Engine {
                 sources.push(Box::new(LevelIter::new(self.clone(), Tables::Owned(run))));
             }
         }
-        // Deeper levels are sorted and disjoint: one lazily opening cursor per level over the
-        // run of its tables that meets the range (a table newer than the snapshot in it is
-        // read and hidden, as any too-new entry is).
-        for level in 1..rs.version.levels().len() {
-            let files = rs.version.files(level);
-            let start = lo.map_or(0, |lo| {
-                files.partition_point(|f| f.largest.user_key.as_slice() < lo)
-            });
-            let end = hi.map_or(files.len(), |hi| {
-                files.partition_point(|f| f.smallest.user_key.as_slice() <= hi)
-            });
-            let range = start..end.max(start);
-            if range.is_empty() {
-                continue;
-            }
-            if range.len() == 1 && !wanted(&&files[start]) {
-                continue;
-            }
+        // Deeper levels: one lazily opening cursor per level over its run (a table newer than
+        // the snapshot in it is read and hidden, as any too-new entry is).
+        for (level, range) in deeper {
             sources.push(Box::new(LevelIter::new(
                 self.clone(),
                 Tables::Shared {
@@ -310,18 +337,30 @@ impl Engine {
                 },
             )));
         }
+        Ok(self.db_iter(rs, seq, lower, upper, sources))
+    }
+
+    /// The iterator over `sources` (merged unless there is only one).
+    fn db_iter(
+        self: &Arc<Self>,
+        rs: Arc<ReadState>,
+        seq: SeqNo,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        mut sources: Vec<Source>,
+    ) -> DbIter {
         // One source needs no merge (after a flush, a short scan reads one level).
         let merged: Source = if sources.len() == 1 {
             sources.pop().expect("one source")
         } else {
             Box::new(MergingIterator::new(sources))
         };
-        Ok(DbIter {
+        DbIter {
             inner: Some(VisibleIter::new(merged, seq, lower, upper)),
             failed: None,
             _state: Some(rs),
             _engine: self.clone(),
-        })
+        }
     }
 }
 
@@ -448,6 +487,74 @@ mod tests {
                 "snapshot {lo:?}..{hi:?}"
             );
         }
+    }
+
+    /// Tables on level 0 and on a deeper level whose key ranges are disjoint are read as one
+    /// run (no merge); once a table overlaps them, they are merged again. Both against the model,
+    /// both ways, and at a snapshot taken before the overlapping writes.
+    #[test]
+    fn tables_disjoint_across_levels_read_as_one_run() {
+        let fs = MemFs::new();
+        let db = open(&fs);
+        let mut model = Model::new();
+        for t in 0..2 {
+            for i in t * 100..(t + 1) * 100 {
+                db.put(key(i), value(i, 0)).unwrap();
+                model.insert(key(i), value(i, 0));
+            }
+            db.flush().unwrap();
+        }
+        db.compact().unwrap(); // keys 0..200 on a deeper level
+        for i in 200..300 {
+            db.put(key(i), value(i, 0)).unwrap();
+            model.insert(key(i), value(i, 0));
+        }
+        db.flush().unwrap(); // keys 200..300 on level 0
+        let rs = db.engine().read_state();
+        let all: Vec<_> = rs
+            .version
+            .levels()
+            .iter()
+            .flat_map(|l| l.iter().cloned())
+            .collect();
+        assert!(rs.version.files(0).len() == 1 && all.len() >= 2, "{all:?}");
+        assert_eq!(super::disjoint_runs(all).len(), 1, "one run across levels");
+        drop(rs);
+        let (snapshot, old) = (db.snapshot(), model.clone());
+        let check = |db: &Db, model: &Model| {
+            for (lo, hi) in [
+                (Bound::Unbounded, Bound::Unbounded),
+                (Bound::Included(key(150)), Bound::Unbounded),
+                (Bound::Excluded(key(199)), Bound::Included(key(201))),
+                (Bound::Unbounded, Bound::Excluded(key(42))),
+            ] {
+                let range = || (lo.clone(), hi.clone());
+                let want = in_range(model, &lo, &hi);
+                let fwd: Pairs = db.range(range()).collect::<Result<_, _>>().unwrap();
+                assert_eq!(fwd, want, "forward {lo:?}..{hi:?}");
+                let mut bwd: Pairs = db.range(range()).rev().collect::<Result<_, _>>().unwrap();
+                bwd.reverse();
+                assert_eq!(bwd, want, "backward {lo:?}..{hi:?}");
+            }
+        };
+        check(&db, &model);
+        // A table overlapping both levels (overwrites and deletes): merged again.
+        for i in (3..300).step_by(11) {
+            if i % 2 == 0 {
+                db.delete(key(i)).unwrap();
+                model.remove(&key(i));
+            } else {
+                db.put(key(i), value(i, 1)).unwrap();
+                model.insert(key(i), value(i, 1));
+            }
+        }
+        db.flush().unwrap();
+        check(&db, &model);
+        let at_snapshot: Pairs = snapshot.range(..).collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            at_snapshot,
+            in_range(&old, &Bound::Unbounded, &Bound::Unbounded)
+        );
     }
 
     #[test]
