@@ -440,7 +440,10 @@ mod tests {
         if m >= 15 {
             put_length(&mut b, m - 15);
         }
-        b.push((last.len() as u8) << 4);
+        b.push((last.len().min(15) as u8) << 4);
+        if last.len() >= 15 {
+            put_length(&mut b, last.len() - 15);
+        }
         b.extend_from_slice(last);
         b
     }
@@ -453,9 +456,14 @@ mod tests {
                 // Right after as few literals as the offset needs (the exact paths near the
                 // start), and after 40 (the chunked paths); 12 final literals, so that every
                 // match starts early enough.
-                for n_lits in [offset as usize, 40] {
+                // 12 final literals (the exact paths near the end) or 64 (the shortcut and
+                // the fixed copies, far from it).
+                let tails: [&[u8]; 2] = [b"ZZZZZZZZZZZZ", &[b'Y'; 64]];
+                for (n_lits, last) in [offset as usize, 40]
+                    .into_iter()
+                    .flat_map(|n| tails.map(|t| (n, t)))
+                {
                     let lits = &lits[..n_lits];
-                    let last = b"ZZZZZZZZZZZZ";
                     let b = block(lits, offset, mlen, last);
                     let mut want = lits.to_vec();
                     for _ in 0..mlen {
