@@ -30,6 +30,17 @@ pub fn bench_config(args: &Args, case: &Case) -> BenchConfig {
 /// Runs `case` on `kind` in `args.dir()` and returns its row.
 pub fn run_case(args: &Args, kind: EngineKind, case: &Case) -> benches::Result<Row> {
     let dir = args.dir();
+    // A case measures a fill from nothing: over an earlier run's data it would fill on top of
+    // it (more levels, more bytes) and report figures that compare with nothing.
+    if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(benches::Error::InvalidConfig {
+            name: "dir",
+            reason: format!(
+                "{} is not empty: a case starts from an empty directory (remove it first)",
+                dir.display()
+            ),
+        });
+    }
     std::fs::create_dir_all(&dir).map_err(|e| benches::Error::engine("harness", "mkdir", e))?;
     let opts = engine_options(args, case);
     let cfg = bench_config(args, case);
