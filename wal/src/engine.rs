@@ -329,8 +329,9 @@ impl Engine {
     /// ([`Engine::sync_round`], serialized with the sync thread's rounds and with rotation by
     /// the `admin` lock); waiters arriving meanwhile sleep, and when the round ends one of
     /// those not yet covered leads the next, whose fdatasync covers every append made before
-    /// it. Handing the round to the sync thread instead costs two thread switches per
-    /// durable write. (The async face still asks the sync thread: it must not block.)
+    /// it, while those it covered are woken through a relay (see `sleepers.rs`). Handing the
+    /// round to the sync thread instead costs two thread switches per durable write. (The
+    /// async face still asks the sync thread: it must not block.)
     pub fn wait_durable_until(&self, p: Position) -> Result<()> {
         let mut s = lock(&self.sync);
         let mut counted = false;
@@ -354,7 +355,7 @@ impl Engine {
             if !s.leading {
                 s.leading = true;
                 drop(s);
-                let round = self.lead_rounds();
+                let round = self.lead_round();
                 s = lock(&self.sync);
                 s.leading = false;
                 if let Err(e) = round {
@@ -407,7 +408,7 @@ impl Engine {
     /// round would to start, but the waiters the round covered come back to append in that
     /// time and the next round covers more of them (8.3 writes per round instead of 7.2
     /// with 16 writers; fillsync16 76k -> 84k/s).
-    fn lead_rounds(&self) -> Result<()> {
+    fn lead_round(&self) -> Result<()> {
         // A full segment is rotated first, as the sync thread would before its round (the
         // seal makes the old segment durable; the round, what followed).
         self.rotate_if_due()?;
