@@ -17,6 +17,8 @@ pub enum Mode {
     Recovery,
     /// Internal: runs one `--case` of one engine and prints one `RESULT` line.
     Child,
+    /// Internal: the fill of `recovery`, in its own process.
+    RecoveryFill,
     /// Internal: the timed reopen of `recovery`, in its own process.
     RecoveryReopen,
 }

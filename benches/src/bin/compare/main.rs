@@ -52,6 +52,11 @@ fn run(args: &Args) -> Result<(), String> {
             println!("{r}");
             Ok(())
         }
+        Mode::RecoveryFill => {
+            let (wal, user) = recovery::fill(args).map_err(|e| e.to_string())?;
+            println!("{}{wal} {user}", recovery::FILLED_PREFIX);
+            Ok(())
+        }
         Mode::RecoveryReopen => {
             let elapsed = recovery::reopen_timed(args).map_err(|e| e.to_string())?;
             println!("{}{}", recovery::REOPEN_PREFIX, elapsed.as_nanos());
