@@ -393,6 +393,20 @@ mod tests {
         format!("value-{i}-{generation}-{}", "x".repeat(40)).into_bytes()
     }
 
+    /// Deletes the even keys of `keys` and overwrites the odd ones (generation 1), in `db`
+    /// and in `model`.
+    fn overwrite_or_delete(db: &Db, model: &mut Model, keys: impl Iterator<Item = u32>) {
+        for i in keys {
+            if i % 2 == 0 {
+                db.delete(key(i)).unwrap();
+                model.remove(&key(i));
+            } else {
+                db.put(key(i), value(i, 1)).unwrap();
+                model.insert(key(i), value(i, 1));
+            }
+        }
+    }
+
     /// Three flushed tables of 100 keys each, written in key order (disjoint).
     fn write_run(db: &Db, model: &mut Model) {
         for t in 0..3 {
@@ -426,15 +440,7 @@ mod tests {
         );
         let (snapshot, old) = (db.snapshot(), model.clone());
         // A table overlapping the run (overwrites and deletes), then unflushed writes.
-        for i in (5..300).step_by(7) {
-            if i % 2 == 0 {
-                db.delete(key(i)).unwrap();
-                model.remove(&key(i));
-            } else {
-                db.put(key(i), value(i, 1)).unwrap();
-                model.insert(key(i), value(i, 1));
-            }
-        }
+        overwrite_or_delete(&db, &mut model, (5..300).step_by(7));
         db.flush().unwrap();
         for i in (0..320).step_by(13) {
             db.put(key(i), value(i, 2)).unwrap();
@@ -539,15 +545,7 @@ mod tests {
         };
         check(&db, &model);
         // A table overlapping both levels (overwrites and deletes): merged again.
-        for i in (3..300).step_by(11) {
-            if i % 2 == 0 {
-                db.delete(key(i)).unwrap();
-                model.remove(&key(i));
-            } else {
-                db.put(key(i), value(i, 1)).unwrap();
-                model.insert(key(i), value(i, 1));
-            }
-        }
+        overwrite_or_delete(&db, &mut model, (3..300).step_by(11));
         db.flush().unwrap();
         check(&db, &model);
         let at_snapshot: Pairs = snapshot.range(..).collect::<Result<_, _>>().unwrap();

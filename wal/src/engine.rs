@@ -664,43 +664,14 @@ pub(crate) fn test_engine(policy: FsyncPolicy) -> (Arc<Engine>, Position) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc::Receiver;
+    use std::thread::JoinHandle;
 
-    /// A waiter that went to sleep behind a leader which then left without covering it
-    /// (the leader checked for later arrivals just before this one came) is woken by the
-    /// leader's exit and leads its own round.
-    #[test]
-    fn a_leaving_leader_wakes_a_waiter_it_did_not_cover() {
-        let (engine, pos) = test_engine(FsyncPolicy::Always);
-        lock(&engine.sync).leading = true; // as if a leader were between its last round and its exit
-        let (tx, rx) = std::sync::mpsc::channel();
-        let waiter = {
-            let engine = engine.clone();
-            std::thread::spawn(move || tx.send(engine.wait_durable_until(pos)).unwrap())
-        };
-        while lock(&engine.sync)
-            .sleepers
-            .next_leader(Position::start())
-            .is_none()
-        {
-            std::thread::yield_now(); // until the waiter is asleep behind the "leader"
-        }
-        let mut s = lock(&engine.sync);
-        s.leading = false;
-        engine.leave(s);
-        let verdict = rx
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("the uncovered waiter was left asleep with nobody leading");
-        verdict.unwrap();
-        waiter.join().unwrap();
-        assert!(engine.durable_position() > pos);
-        engine.close().unwrap();
-    }
-
-    /// Waiters a round covers leave without looking at the list, so a round run with nobody
-    /// leading (a rotation, a `sync()` of the sync thread) wakes an uncovered waiter to lead:
-    /// here the leader left after waking a waiter that such a round then covered.
-    #[test]
-    fn a_round_with_nobody_leading_wakes_a_waiter_it_did_not_cover() {
+    /// An engine whose sync state says a leader is running (as if one were between its last
+    /// round and its exit), and a thread waiting for the engine's one record, asleep behind
+    /// that "leader": (engine, the record's position, the waiter's verdict, the waiter).
+    fn waiter_asleep_behind_a_leader(
+    ) -> (Arc<Engine>, Position, Receiver<Result<()>>, JoinHandle<()>) {
         let (engine, pos) = test_engine(FsyncPolicy::Always);
         lock(&engine.sync).leading = true;
         let (tx, rx) = std::sync::mpsc::channel();
@@ -715,8 +686,16 @@ mod tests {
         {
             std::thread::yield_now(); // until the waiter is asleep behind the "leader"
         }
-        lock(&engine.sync).leading = false; // gone, without a look at the list
-        engine.mark_durable(engine.durable_position()); // a round that covers nobody
+        (engine, pos, rx, waiter)
+    }
+
+    /// The waiter was woken (within 60 s) and its record is durable.
+    fn expect_woken_and_durable(
+        engine: &Arc<Engine>,
+        pos: Position,
+        rx: Receiver<Result<()>>,
+        waiter: JoinHandle<()>,
+    ) {
         let verdict = rx
             .recv_timeout(std::time::Duration::from_secs(60))
             .expect("the uncovered waiter was left asleep with nobody leading");
@@ -724,5 +703,28 @@ mod tests {
         waiter.join().unwrap();
         assert!(engine.durable_position() > pos);
         engine.close().unwrap();
+    }
+
+    /// A waiter that went to sleep behind a leader which then left without covering it
+    /// (the leader checked for later arrivals just before this one came) is woken by the
+    /// leader's exit and leads its own round.
+    #[test]
+    fn a_leaving_leader_wakes_a_waiter_it_did_not_cover() {
+        let (engine, pos, rx, waiter) = waiter_asleep_behind_a_leader();
+        let mut s = lock(&engine.sync);
+        s.leading = false;
+        engine.leave(s);
+        expect_woken_and_durable(&engine, pos, rx, waiter);
+    }
+
+    /// Waiters a round covers leave without looking at the list, so a round run with nobody
+    /// leading (a rotation, a `sync()` of the sync thread) wakes an uncovered waiter to lead:
+    /// here the leader left after waking a waiter that such a round then covered.
+    #[test]
+    fn a_round_with_nobody_leading_wakes_a_waiter_it_did_not_cover() {
+        let (engine, pos, rx, waiter) = waiter_asleep_behind_a_leader();
+        lock(&engine.sync).leading = false; // gone, without a look at the list
+        engine.mark_durable(engine.durable_position()); // a round that covers nobody
+        expect_woken_and_durable(&engine, pos, rx, waiter);
     }
 }
