@@ -5,9 +5,11 @@
 //!
 //! The map is crossbeam's `base::SkipList`, not its `SkipMap` wrapper: `SkipMap` pins the
 //! epoch and takes a reference count on every entry it hands out (an atomic increment and
-//! decrement per insert, lookup and cursor step). Nothing is ever removed from a memtable,
-//! so an entry can never be freed under a reader: borrowing entries under one epoch guard is
-//! enough, and [`MemTable::insert_batch`] pins once for a whole batch.
+//! decrement per insert, lookup and cursor step). Readers here only borrow entries under an
+//! epoch guard and copy what they keep (the cursor copies keys and value places): the one
+//! removal, an insert of an internal key already present replacing its node, frees the old
+//! node through the epoch, after every guard that could see it is gone. So no reference
+//! count is needed, and [`MemTable::insert_batch`] pins once for a whole batch.
 
 use crate::arena::{Arena, Slice};
 use crate::iter::MemTableIter;
