@@ -145,16 +145,18 @@ impl fmt::Display for BenchReport {
     }
 }
 
-/// Writes keys `0..cfg.num` in order with their generation-0 values, in batches of 1000
-/// ([`Engine::write_batch`]), and flushes: the untimed setup of the workloads that read or
-/// overwrite existing keys. `progress` is called with the number of keys written since its
-/// last call.
-pub fn fill(engine: &dyn Engine, cfg: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<()> {
-    cfg.validate()?;
-    let values = Values::new(cfg.value_size, cfg.seed);
+/// Writes keys `0..num` in order with their generation-0 `values`, in batches of 1000
+/// ([`Engine::write_batch`]), without a flush or a sync; `progress` is called with the
+/// number of keys written since its last call.
+pub fn write_in_order(
+    engine: &dyn Engine,
+    num: u64,
+    values: &Values,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
     let mut lo = 0;
-    while lo < cfg.num {
-        let hi = (lo + FILL_BATCH).min(cfg.num);
+    while lo < num {
+        let hi = (lo + FILL_BATCH).min(num);
         let keys: Vec<[u8; 16]> = (lo..hi).map(key).collect();
         let pairs: Vec<(&[u8], &[u8])> = keys
             .iter()
@@ -165,6 +167,17 @@ pub fn fill(engine: &dyn Engine, cfg: &BenchConfig, progress: &(dyn Fn(u64) + Sy
         progress(hi - lo);
         lo = hi;
     }
+    Ok(())
+}
+
+/// Writes keys `0..cfg.num` in order with their generation-0 values, in batches of 1000
+/// ([`Engine::write_batch`]), and flushes: the untimed setup of the workloads that read or
+/// overwrite existing keys. `progress` is called with the number of keys written since its
+/// last call.
+pub fn fill(engine: &dyn Engine, cfg: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<()> {
+    cfg.validate()?;
+    let values = Values::new(cfg.value_size, cfg.seed);
+    write_in_order(engine, cfg.num, &values, progress)?;
     engine.flush()
 }
 

@@ -9,7 +9,7 @@
 //! recently is slow to fault in), so neither is what a restart after a crash sees.
 
 use crate::args::Args;
-use benches::{key, Engine, EngineOptions, KvStoreEngine, Values};
+use benches::{key, write_in_order, Engine, EngineOptions, KvStoreEngine, Values};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -89,18 +89,7 @@ pub fn measure(args: &Args, fresh_process: bool) -> benches::Result<Recovery> {
 pub fn fill(args: &Args) -> benches::Result<(u64, u64)> {
     let (opts, pairs, values) = setup(args);
     let engine = KvStoreEngine::open(&opts)?;
-    let mut i = 0;
-    while i < pairs {
-        let hi = (i + 1000).min(pairs);
-        let keys: Vec<[u8; 16]> = (i..hi).map(key).collect();
-        let batch: Vec<(&[u8], &[u8])> = keys
-            .iter()
-            .zip(i..hi)
-            .map(|(k, j)| (&k[..], values.value(j, 0)))
-            .collect();
-        engine.write_batch(&batch)?;
-        i = hi;
-    }
+    write_in_order(&engine, pairs, &values, &|_| {})?;
     engine.sync()?;
     let stats = engine.db().stats();
     if stats.flushes > 0 {
