@@ -31,12 +31,7 @@ pub(crate) fn replay_into(
 ) -> Result<SeqNo> {
     let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
     if !parallel {
-        let mut seq = last_seq;
-        while let Some(batch) = replay.next_batch()? {
-            apply(mem, &batch, seq);
-            seq += batch.len() as SeqNo;
-        }
-        return Ok(seq);
+        return replay_here(replay, mem, last_seq);
     }
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::sync_channel::<(RecordBatch, SeqNo)>(HELPER_QUEUE);
@@ -49,12 +44,7 @@ pub(crate) fn replay_into(
             });
         let Ok(helper) = helper else {
             // No thread to be had: insert everything here.
-            let mut seq = last_seq;
-            while let Some(batch) = replay.next_batch()? {
-                apply(mem, &batch, seq);
-                seq += batch.len() as SeqNo;
-            }
-            return Ok(seq);
+            return replay_here(replay, mem, last_seq);
         };
         let mut seq = last_seq;
         let mut mine = true;
@@ -81,6 +71,16 @@ pub(crate) fn replay_into(
         }
         outcome
     })
+}
+
+/// [`replay_into`] on this thread alone.
+fn replay_here(replay: &mut wal::Replay, mem: &MemTable, last_seq: SeqNo) -> Result<SeqNo> {
+    let mut seq = last_seq;
+    while let Some(batch) = replay.next_batch()? {
+        apply(mem, &batch, seq);
+        seq += batch.len() as SeqNo;
+    }
+    Ok(seq)
 }
 
 /// Inserts `batch`'s records, numbered `after + 1, after + 2, ...`.
