@@ -4,7 +4,7 @@
 
 mod support;
 
-use common::{FaultKind, FaultyFs, MemFs, Op, ValueKind};
+use common::{FaultKind, FaultyFs, InternalKey, MemFs, Op, ValueKind};
 use sstable::format::{FOOTER_SIZE, FORMAT_VERSION};
 use sstable::{BlockCache, Compression, Error, Table, TableBuilder, TableOptions};
 use std::path::Path;
@@ -172,12 +172,16 @@ fn a_flipped_byte_anywhere_is_reported() {
 
 #[test]
 fn errors_while_writing_fail_the_builder() {
-    let model = mixed_model(4);
-    for (op, skip) in [
-        (Op::Append, 0),
-        (Op::Append, 3),
-        (Op::SyncData, 0),
-        (Op::Create, 0),
+    // The builder gathers blocks into writes of 256 KiB: the small model takes one write,
+    // the large one (about 1.5 MB that lz4 cannot shrink) several, so a fault on a later
+    // write is exercised too.
+    let small = mixed_model(4);
+    let large = incompressible_model(3000, 500);
+    for (op, skip, model) in [
+        (Op::Append, 0, &small),
+        (Op::Append, 3, &large),
+        (Op::SyncData, 0, &small),
+        (Op::Create, 0, &small),
     ] {
         let mem = MemFs::new();
         let fs = FaultyFs::new(mem.shared());
@@ -198,7 +202,7 @@ fn errors_while_writing_fail_the_builder() {
             }
         };
         let mut failed = None;
-        for (k, v) in &model {
+        for (k, v) in model {
             if let Err(e) = b.add(k, v) {
                 failed = Some(e);
                 break;
@@ -240,4 +244,25 @@ fn a_failed_builder_refuses_further_entries() {
     let again = b.add_parts(b"z", 1, ValueKind::Put, b"");
     assert!(matches!(again, Err(Error::InvalidArgument { .. })));
     assert!(matches!(b.finish(), Err(Error::InvalidArgument { .. })));
+}
+
+/// `n` puts with `value_len`-byte pseudo-random values (lz4 leaves them as they are).
+fn incompressible_model(n: u64, value_len: usize) -> Model {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut m = Model::new();
+    for i in 0..n {
+        let value = (0..value_len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        m.insert(
+            InternalKey::new(format!("big{i:06}").into_bytes(), 1, ValueKind::Put),
+            value,
+        );
+    }
+    m
 }
