@@ -4,7 +4,7 @@
 //! write(ops):  lock writer
 //!                seqs = next_seq .. next_seq + n            (one per record, no gaps)
 //!                wal.append_no_wait(records)                (one atomic batch, in seq order)
-//!                memtable.insert(each record at its seq)
+//!                memtable.insert(each record at its seq)     (a batch in key order: see below)
 //!                if memtable full: freeze it (see below)
 //!              unlock writer
 //!              wal.wait_durable(last position)              (outside the lock: writers share fsyncs)
@@ -15,11 +15,17 @@
 //!              queue (old, mark, last seq) for the flush thread
 //! ```
 //!
+//! A batch of several records goes into the memtable sorted by key, each still at the
+//! sequence number of its place in the batch (so the batch's last write to a key wins):
+//! consecutive searches in key order share the skip list's upper path, which is then in
+//! the CPU cache. A 100-put batch of random keys: fillbatch 403k -> 423k puts/s (medians of
+//! four interleaved runs).
+//!
 //! Publishing `visible_seq = last seq` after `wait_durable` is correct although writers finish
 //! out of order: the WAL is durable as a prefix, and every record with a smaller sequence
 //! number was appended to the WAL and inserted into a memtable before this one (both happen
-//! under the write lock, in sequence order), so everything up to `last seq` is durable and
-//! readable once this writer's own record is.
+//! under the write lock, batch after batch in sequence order), so everything up to
+//! `last seq` is durable and readable once this writer's own record is.
 
 use crate::engine::{lock, Counters, Engine, Frozen, Writer};
 use crate::error::{Error, Result};
@@ -60,14 +66,22 @@ impl Engine {
                 .append_no_wait_with(ops, |p| last_pos = Some(p))
                 .map_err(|e| self.poison(e.into()))?;
             let first = w.next_seq;
-            for (i, op) in ops.iter().enumerate() {
-                let r = op.as_record();
+            let entry = |i: usize| {
+                let r = ops[i].as_record();
                 let kind = if r.tombstone {
                     ValueKind::Delete
                 } else {
                     ValueKind::Put
                 };
-                w.active.insert(r.key, first + i as SeqNo, kind, r.value);
+                (r.key, first + i as SeqNo, kind, r.value)
+            };
+            if ops.len() == 1 {
+                let (k, seq, kind, v) = entry(0);
+                w.active.insert(k, seq, kind, v);
+            } else {
+                let mut order: Vec<usize> = (0..ops.len()).collect();
+                order.sort_unstable_by(|&a, &b| ops[a].as_record().key.cmp(ops[b].as_record().key));
+                w.active.insert_batch(order.into_iter().map(entry));
             }
             w.next_seq = first + ops.len() as SeqNo;
             if w.active.approximate_size_bytes() >= self.opts.memtable_size_bytes {
