@@ -37,10 +37,13 @@ pub const ENTRY_OVERHEAD_BYTES: usize = 100;
 /// An in-memory sorted buffer of writes, shared by many threads.
 pub struct MemTable {
     id: u64,
-    /// Values live in `arena`; every `Slice` in the map came from it. (Declared before the
-    /// arena, so the map is dropped first; dropping a `Slice` reads nothing anyway.)
-    map: SkipList<MemKey, Slice>,
+    /// Values live here; every `Slice` in `map` came from it. Declared (so dropped) before
+    /// the map on purpose: dropping the skip list frees its nodes one by one (tens of
+    /// milliseconds for a 64 MiB memtable) and never reads a value (`Slice` has no drop
+    /// glue), so the values' chunks, about half the memory, go back to the system at once
+    /// when a flushed memtable is dropped, not after every node.
     arena: Arena,
+    map: SkipList<MemKey, Slice>,
     size_bytes: AtomicUsize,
     /// `u64::MAX` while empty.
     min_seq: AtomicU64,
@@ -53,8 +56,8 @@ impl MemTable {
     pub fn new(id: u64) -> MemTable {
         MemTable {
             id,
-            map: SkipList::new(crossbeam_epoch::default_collector().clone()),
             arena: Arena::new(),
+            map: SkipList::new(crossbeam_epoch::default_collector().clone()),
             size_bytes: AtomicUsize::new(0),
             min_seq: AtomicU64::new(u64::MAX),
             max_seq: AtomicU64::new(0),
