@@ -19,6 +19,8 @@ pub mod fault;
 #[cfg(unix)]
 mod mapped;
 pub mod mem;
+#[cfg(unix)]
+mod read_map;
 pub mod real;
 
 use std::any::Any;
@@ -35,6 +37,13 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
     /// Opens an existing file for positioned reads; the handle may be shared between threads.
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+    /// [`open_read`](FileSystem::open_read) for a file that nobody writes while it is open
+    /// (a finished table): a file system that can may map it, and then
+    /// [`RandomAccessFile::mapped`] lends its bytes without a read call (see `read_map.rs` for
+    /// what a map cannot report). Default: `open_read`, no map.
+    fn open_read_mapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.open_read(path)
+    }
     /// Renames a file, replacing `to` if it exists. Durable after `sync_dir`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes a file. Durable after `sync_dir`.
@@ -100,6 +109,12 @@ pub trait RandomAccessFile: Send + Sync + Debug {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
     /// The current length of the file.
     fn len(&self) -> io::Result<u64>;
+    /// The file's bytes (as long as it was when opened), when it was opened with
+    /// [`FileSystem::open_read_mapped`] and is mapped; reads may take them from here instead
+    /// of calling [`read_at`](RandomAccessFile::read_at). Default: `None`.
+    fn mapped(&self) -> Option<&[u8]> {
+        None
+    }
     /// Whether the file is empty.
     fn is_empty(&self) -> io::Result<bool> {
         Ok(self.len()? == 0)

@@ -64,7 +64,7 @@ impl Table {
             let file = path.to_path_buf();
             move |source| Error::Io { file, op, source }
         };
-        let file = fs.open_read(path).map_err(io("open".into()))?;
+        let file = fs.open_read_mapped(path).map_err(io("open".into()))?;
         let file_len = file.len().map_err(io("stat".into()))?;
         if file_len < FOOTER_SIZE as u64 {
             return Err(Error::Corruption {
@@ -335,7 +335,8 @@ impl Table {
             None => Vec::new(),
         };
         let cache = self.cache.as_ref().filter(|_| fill_cache);
-        let data = match ahead {
+        // A mapped file needs no read-ahead: its blocks are read in place.
+        let data = match ahead.filter(|_| self.file.mapped().is_none()) {
             Some(ahead) => self.read_ahead(ahead, handle, spare)?,
             None => read_block(&*self.file, &self.path, handle, "data block", spare)?,
         };
@@ -485,8 +486,9 @@ thread_local! {
     static KEY_BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// Reads a block and its trailer, checks the crc32c and decompresses it into `spare` (a buffer
-/// whose allocation is reused and whose contents are all overwritten).
+/// Reads a block and its trailer (in place if the file is mapped), checks the crc32c and
+/// decompresses it into `spare` (a buffer whose allocation is reused and whose contents are
+/// all overwritten).
 fn read_block(
     file: &dyn RandomAccessFile,
     path: &Path,
@@ -504,6 +506,22 @@ fn read_block(
                 format!("{what} of {} bytes is too large", handle.size),
             )
         })?;
+    if let Some(bytes) = file.mapped() {
+        let raw = usize::try_from(handle.offset)
+            .ok()
+            .and_then(|at| bytes.get(at..at.checked_add(len)?))
+            .ok_or_else(|| {
+                corrupt(
+                    path,
+                    handle.offset,
+                    format!(
+                        "{what} of {len} bytes runs past the file's end ({} bytes)",
+                        bytes.len()
+                    ),
+                )
+            })?;
+        return decode_raw(path, handle, what, raw, spare);
+    }
     READ_BUFFER.with(|cell| {
         // Not re-entered; should it ever be, a fresh buffer serves.
         let mut fresh = Vec::new();

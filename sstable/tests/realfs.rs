@@ -107,3 +107,29 @@ fn table_iterator_is_send_and_static() {
     });
     assert_eq!(handle.join().unwrap(), b"key00299");
 }
+
+/// Tables on the real file system are read through a map (`open_read_mapped`); a damaged
+/// data block read that way still fails its checksum, naming the file, and a point read of a
+/// key in it fails too. The file is damaged before it is opened: an open table's file is
+/// never modified (the map's terms, see common's `read_map.rs`).
+#[test]
+fn a_mapped_table_reports_a_damaged_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("000007.sst");
+    let model = mixed_model(7);
+    write_table(RealFs::shared(), &path, &model, TableOptions::default());
+    let file = RealFs::shared().open_read_mapped(&path).unwrap();
+    assert_eq!(
+        file.mapped().map(<[u8]>::len),
+        Some(std::fs::metadata(&path).unwrap().len() as usize)
+    );
+    drop(file);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[100] ^= 0x20; // inside the first data block
+    std::fs::write(&path, &bytes).unwrap();
+    let t = Table::open(RealFs::shared(), &path, 1, Some(BlockCache::new(1 << 20))).unwrap();
+    let err = scan_forward(&t).expect_err("the damaged block must fail");
+    assert!(err.to_string().contains("000007.sst"), "{err}");
+    let first = model.keys().next().unwrap();
+    assert!(t.get(&first.user_key, first.seq).is_err());
+}

@@ -1,6 +1,7 @@
 //! The operating system's file system.
 
 use super::mapped::{allocate, page_size, Mapping};
+use super::read_map::ReadMap;
 use super::{DirLock, FileSystem, RandomAccessFile, WritableFile};
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -136,6 +137,8 @@ impl WritableFile for RealWritable {
 struct RealReadable {
     file: File,
     path: PathBuf,
+    /// The whole file, when opened by `open_read_mapped` (and a map was available).
+    map: Option<ReadMap>,
 }
 
 impl RandomAccessFile for RealReadable {
@@ -146,6 +149,9 @@ impl RandomAccessFile for RealReadable {
     }
     fn len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
+    }
+    fn mapped(&self) -> Option<&[u8]> {
+        self.map.as_ref().map(ReadMap::bytes)
     }
 }
 
@@ -182,6 +188,18 @@ impl FileSystem for RealFs {
         Ok(Arc::new(RealReadable {
             file,
             path: path.to_path_buf(),
+            map: None,
+        }))
+    }
+    fn open_read_mapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        let file = File::open(path).map_err(|e| annotate(e, path))?;
+        let len = file.metadata().map_err(|e| annotate(e, path))?.len();
+        // A map that cannot be made leaves the file to `pread`, which reads the same bytes.
+        let map = ReadMap::new(&file, len).unwrap_or(None);
+        Ok(Arc::new(RealReadable {
+            file,
+            path: path.to_path_buf(),
+            map,
         }))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
