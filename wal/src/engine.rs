@@ -17,6 +17,7 @@
 
 use crate::config::{FsyncPolicy, WalConfig};
 use crate::error::{Error, Result};
+use crate::gather::Turn;
 use crate::group_write::WriteState;
 use crate::recovery::{recover, RecoveryInfo, SkippedRange};
 use crate::segment::LOCK_FILE;
@@ -28,7 +29,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
@@ -75,6 +76,14 @@ pub(crate) struct SyncState {
     pub last_fsync: Duration,
     /// A blocking waiter is running a sync round itself (see `wait_durable_until`).
     pub leading: bool,
+    /// The group the next blocking round waits for: the waiters the last round served plus
+    /// those already waiting for the next one (see `gather.rs`).
+    pub group: usize,
+    /// The deadline of the group being gathered and the waiter parked on it (only while
+    /// nobody leads).
+    pub gather: Option<(Instant, ThreadId)>,
+    /// How many gathers began (a count for tests and debugging).
+    pub gathers: u64,
     /// Blocking waiters, parked until a round covers them (see `sleepers.rs`).
     pub sleepers: Sleepers,
 }
@@ -173,6 +182,9 @@ impl Engine {
                 last_covered: 1,
                 last_fsync: Duration::ZERO,
                 leading: false,
+                group: 1,
+                gather: None,
+                gathers: 0,
                 sleepers: Sleepers::default(),
                 kicked: false,
                 shutdown: false,
@@ -329,7 +341,9 @@ impl Engine {
     /// ([`Engine::sync_round`], serialized with the sync thread's rounds and with rotation by
     /// the `admin` lock); waiters arriving meanwhile sleep, and when the round ends one of
     /// those not yet covered leads the next, whose fdatasync covers every append made before
-    /// it, while those it covered are woken through a relay (see `sleepers.rs`). Handing the
+    /// it, while those it covered are woken through a relay (see `sleepers.rs`). A round
+    /// starts once the last round's group waits for it, or a bounded time after the first of
+    /// them came (see `gather.rs`): the waiter that completes the group leads it. Handing the
     /// round to the sync thread instead costs two thread switches per durable write. (The
     /// async face still asks the sync thread: it must not block.)
     pub fn wait_durable_until(&self, p: Position) -> Result<()> {
@@ -352,8 +366,8 @@ impl Engine {
                 s.pending += 1;
                 counted = true;
             }
-            if !s.leading {
-                s.leading = true;
+            let turn = self.turn(&mut s, counted);
+            if turn == Turn::Lead {
                 drop(s);
                 let round = self.lead_round();
                 s = lock(&self.sync);
@@ -368,7 +382,10 @@ impl Engine {
             }
             s.sleepers.add(p);
             drop(s);
-            std::thread::park();
+            match turn {
+                Turn::Gather(wait) => std::thread::park_timeout(wait),
+                Turn::Sleep | Turn::Lead => std::thread::park(),
+            }
             if sleepers::woken_covered() {
                 // A round covering `p` took this entry: durable, and whoever ran it (a
                 // leader, or `mark_durable_waking` with nobody leading) sees to the next
@@ -384,12 +401,18 @@ impl Engine {
         result
     }
 
-    /// A blocking waiter's exit. Whoever leaves with nobody leading wakes one waiter the
-    /// watermark does not cover yet, to lead the next round (a leader ending its rounds with
-    /// a waiter that came in after its last check, or a waiter that a round covered before
-    /// it could lead): no waiter is left asleep without a leader.
-    fn leave(&self, s: MutexGuard<'_, SyncState>) {
-        let next = if s.leading {
+    /// A blocking waiter's exit. Whoever leaves with nobody leading and nobody gathering
+    /// wakes one waiter the watermark does not cover yet, to lead (or gather) the next round
+    /// (a leader ending its rounds with a waiter that came in after its last check, or a
+    /// waiter that a round covered before it could lead): no waiter is left asleep without a
+    /// leader or a gatherer parked on its deadline. A gatherer leaving ends its gather.
+    fn leave(&self, mut s: MutexGuard<'_, SyncState>) {
+        if s.gather
+            .is_some_and(|(_, who)| who == std::thread::current().id())
+        {
+            s.gather = None;
+        }
+        let next = if s.leading || s.gather.is_some() {
             None
         } else {
             s.sleepers.next_leader(s.durable)
@@ -491,6 +514,7 @@ impl Engine {
             s.in_flight = p;
         }
         let d = s.durable;
+        Engine::measure_group(&mut s);
         // A sleeper is listed under `sync` before it parks: none can be missed.
         let woken = s.sleepers.take_covered(d, wake == WakeBy::Relay);
         // The woken leave without looking at the list again: with nobody leading (a round
@@ -498,6 +522,7 @@ impl Engine {
         let next = if s.leading {
             None
         } else {
+            s.gather = None; // its gatherer may be covered: the one woken takes over
             s.sleepers.next_leader(d)
         };
         drop(s);

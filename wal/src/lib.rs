@@ -56,6 +56,7 @@ mod engine;
 mod error;
 pub mod format;
 mod frames;
+mod gather;
 mod group_write;
 mod handle;
 mod maintenance;

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 /// them to the operating system.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(1);
 
-/// The longest the sync thread waits for a group to gather before an fsync.
+/// The longest a round waits for a group to gather before an fsync (the sync thread's, and a
+/// blocking leader's, see `gather.rs`).
 pub const MAX_GATHER: Duration = Duration::from_micros(500);
 
 impl Engine {
