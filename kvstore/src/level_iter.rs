@@ -130,6 +130,7 @@ impl LevelIter {
 impl InternalIterator for LevelIter {
     type Error = crate::error::Error;
 
+    #[inline]
     fn valid(&self) -> bool {
         self.cur.as_ref().is_some_and(|c| c.valid())
     }
@@ -187,6 +188,7 @@ impl InternalIterator for LevelIter {
         self.skip_backward()
     }
 
+    #[inline]
     fn next(&mut self) -> Result<()> {
         if let Some(c) = self.cur.as_mut() {
             c.next()?;
@@ -201,18 +203,22 @@ impl InternalIterator for LevelIter {
         self.skip_backward()
     }
 
+    #[inline]
     fn user_key(&self) -> &[u8] {
         self.cur.as_ref().map_or(&[], |c| c.user_key())
     }
 
+    #[inline]
     fn seq(&self) -> SeqNo {
         self.cur.as_ref().map_or(0, |c| c.seq())
     }
 
+    #[inline]
     fn kind(&self) -> ValueKind {
         self.cur.as_ref().map_or(ValueKind::Put, |c| c.kind())
     }
 
+    #[inline]
     fn value(&self) -> &[u8] {
         self.cur.as_ref().map_or(&[], |c| c.value())
     }
