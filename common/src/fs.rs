@@ -22,6 +22,7 @@ pub mod mem;
 #[cfg(unix)]
 mod read_map;
 pub mod real;
+mod writeback;
 
 use std::any::Any;
 use std::fmt::Debug;
@@ -101,6 +102,15 @@ pub trait WritableFile: Send + Sync + Debug {
     /// preallocated length is still written by `write`. A hint: a file system without maps
     /// ignores it (the default). Errors, if any, surface in the later calls.
     fn map_preallocated(&mut self) {}
+    /// Asks the operating system to start writing `[offset, offset + len)` to the device now,
+    /// without waiting for it (Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that a
+    /// later [`sync_data`](WritableFile::sync_data) has less left to wait for. A hint and
+    /// never a durability point: only `sync_data`/`sync_all` make data durable. Default:
+    /// nothing.
+    fn start_writeback(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        let _ = (offset, len);
+        Ok(())
+    }
 }
 
 /// A file open for positioned reads, shareable between threads.

@@ -166,6 +166,9 @@ impl WritableFile for FaultyWritable {
             Some(_) => Err(injected(Op::SyncData)),
         }
     }
+    fn start_writeback(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        self.inner.start_writeback(offset, len)
+    }
     fn sync_all(&mut self) -> io::Result<()> {
         match FaultyFs::check(&self.state, Op::SyncData) {
             None => self.inner.sync_all(),

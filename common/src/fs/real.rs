@@ -2,6 +2,7 @@
 
 use super::mapped::{allocate, page_size, Mapping};
 use super::read_map::ReadMap;
+use super::writeback::start_writeback;
 use super::{DirLock, FileSystem, RandomAccessFile, WritableFile};
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -130,6 +131,9 @@ impl WritableFile for RealWritable {
     }
     fn map_preallocated(&mut self) {
         self.map_wanted = true;
+    }
+    fn start_writeback(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        start_writeback(&self.file, offset, len).map_err(|e| annotate(e, &self.path))
     }
 }
 
