@@ -2,7 +2,9 @@
 //! lookups ask the bloom filter, binary-search the index and read one data block.
 //!
 //! Every block read checks its crc32c; every error names the file and the block's offset.
-//! Reads are positioned (`read_at`), so many threads share one `Table`.
+//! Reads are positioned (`read_at`), or, when the file system maps the file
+//! (`FileSystem::open_read_mapped`, the real one does), slices of the map, so many threads share
+//! one `Table`; a mapped table needs no read-ahead.
 
 use crate::block::{Block, BlockError};
 use crate::block_iter::BlockIter;
