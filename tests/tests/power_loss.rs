@@ -32,9 +32,21 @@ fn builder(fs: Arc<dyn FileSystem>, memtable: usize) -> DbBuilder {
 
 /// Writes keys `from..to` (acknowledged ones go into the model); stops at the first error.
 fn write(db: &Db, model: &mut Model, from: u32, to: u32, tag: &str) {
+    write_padded(db, model, from, to, tag, 0);
+}
+
+/// As [`write`], each value followed by `pad` pseudo-random bytes (which lz4 cannot shrink).
+fn write_padded(db: &Db, model: &mut Model, from: u32, to: u32, tag: &str, pad: usize) {
     for i in from..to {
         let k = format!("k{:05}", i % 700).into_bytes();
-        let v = format!("{tag}-{i}-{}", "v".repeat((i % 40) as usize)).into_bytes();
+        let mut v = format!("{tag}-{i}-{}", "v".repeat((i % 40) as usize)).into_bytes();
+        let mut x = u64::from(i) | 1 << 40;
+        v.extend((0..pad).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        }));
         let res = if i % 11 == 0 {
             db.delete(&k)
         } else {
@@ -79,11 +91,13 @@ fn power_loss_during_a_flush_keeps_every_acknowledged_write() {
             let ctx = format!("fail {op:?} after {skip}");
             let mem = MemFs::new();
             let faulty = FaultyFs::new(mem.shared());
-            let db = builder(faulty.shared(), 1 << 20).open().unwrap();
+            let db = builder(faulty.shared(), 4 << 20).open().unwrap();
             let mut model = Model::new();
             write(&db, &mut model, 0, 300, "a");
             db.flush().unwrap();
-            write(&db, &mut model, 300, 600, "b");
+            // About 1.8 MB that the table builder writes in seven or eight 256 KiB writes, so
+            // the faults land inside the table as well as after it.
+            write_padded(&db, &mut model, 300, 600, "b", 6000);
             faulty.fail(op, skip, FaultKind::Error);
             if db.flush().is_err() {
                 failed_flushes += 1;
