@@ -2,9 +2,9 @@
 //! lookups ask the bloom filter, binary-search the index and read one data block.
 //!
 //! Every block read checks its crc32c; every error names the file and the block's offset.
-//! Reads are positioned (`read_at`), or, when the file system maps the file
-//! (`FileSystem::open_read_mapped`, the real one does), slices of the map, so many threads share
-//! one `Table`; a mapped table needs no read-ahead.
+//! Reads are positioned (`read_at`), so many threads share one `Table`; when the file system
+//! maps the file (`FileSystem::open_read_mapped`, the real one does), the data blocks of reads
+//! that fill the block cache are slices of the map instead, with no read-ahead.
 
 use crate::block::{Block, BlockError};
 use crate::block_iter::BlockIter;
@@ -80,8 +80,9 @@ impl Table {
         file.read_exact_at(&mut footer_bytes, footer_offset)
             .map_err(io(format!("read footer at {footer_offset}")))?;
         let footer = Footer::decode(path, &footer_bytes, file_len)?;
-        let read =
-            |h: BlockHandle, what: &'static str| read_block(&*file, path, h, what, Vec::new());
+        let read = |h: BlockHandle, what: &'static str| {
+            read_block(&*file, None, path, h, what, Vec::new())
+        };
 
         let filter = read(footer.filter, "filter block")?;
         let filter = BloomFilter::decode(&filter)
@@ -337,10 +338,14 @@ impl Table {
             None => Vec::new(),
         };
         let cache = self.cache.as_ref().filter(|_| fill_cache);
-        // A mapped file needs no read-ahead: its blocks are read in place.
-        let data = match ahead.filter(|_| self.file.mapped().is_none()) {
+        // Reads that fill the cache (a user's reads) take the block from the file's map, if
+        // it has one, in place and with no read-ahead. A bulk scan (a compaction) reads with
+        // `pread`: the pages it passes once would otherwise stay in the process's resident set
+        // while the table is open (overwrite's peak RSS measured 186 -> 283 MiB that way).
+        let map = self.file.mapped().filter(|_| fill_cache);
+        let data = match ahead.filter(|_| map.is_none()) {
             Some(ahead) => self.read_ahead(ahead, handle, spare)?,
-            None => read_block(&*self.file, &self.path, handle, "data block", spare)?,
+            None => read_block(&*self.file, map, &self.path, handle, "data block", spare)?,
         };
         let block = Block::new(data).map_err(|e| self.block_corrupt(i, e))?;
         if block.num_restarts() == 0 {
@@ -406,7 +411,7 @@ impl Table {
         )
     }
     fn read_block(&self, handle: BlockHandle, what: &'static str) -> Result<Vec<u8>> {
-        read_block(&*self.file, &self.path, handle, what, Vec::new())
+        read_block(&*self.file, None, &self.path, handle, what, Vec::new())
     }
 
     fn corrupt(&self, offset: u64, reason: String) -> Error {
@@ -488,11 +493,12 @@ thread_local! {
     static KEY_BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// Reads a block and its trailer (in place if the file is mapped), checks the crc32c and
-/// decompresses it into `spare` (a buffer whose allocation is reused and whose contents are
-/// all overwritten).
+/// Reads a block and its trailer (in place from `map`, the file's bytes, if given), checks the
+/// crc32c and decompresses it into `spare` (a buffer whose allocation is reused and whose
+/// contents are all overwritten).
 fn read_block(
     file: &dyn RandomAccessFile,
+    map: Option<&[u8]>,
     path: &Path,
     handle: BlockHandle,
     what: &'static str,
@@ -508,7 +514,7 @@ fn read_block(
                 format!("{what} of {} bytes is too large", handle.size),
             )
         })?;
-    if let Some(bytes) = file.mapped() {
+    if let Some(bytes) = map {
         let raw = usize::try_from(handle.offset)
             .ok()
             .and_then(|at| bytes.get(at..at.checked_add(len)?))
