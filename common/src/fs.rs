@@ -1,7 +1,8 @@
 //! The file-system seam: every file the engine touches is opened through [`FileSystem`].
 //!
 //! Three implementations live here:
-//! - [`real::RealFs`]: the operating system's files (`pwrite`/`pread`, `fdatasync`, directory fsync).
+//! - [`real::RealFs`]: the operating system's files (`pwrite`/`pread`, `fdatasync`, directory fsync;
+//!   read-only maps for [`FileSystem::open_read_mapped`], see `read_map.rs`).
 //! - [`mem::MemFs`]: an in-memory file system that can [`crash`](mem::MemFs::crash), keeping
 //!   exactly what was made durable: file bytes up to the last `sync_data`/`sync_all`, and directory
 //!   entries (creations, renames, removals) up to the last `sync_dir` of their directory.
