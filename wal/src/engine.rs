@@ -34,9 +34,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
 /// Under `Always`, an append whose own records encode to at least this many bytes writes
-/// the buffer at once and starts its writeback (see `append`). 4 KiB: one page. A 100-record batch of
-/// 100-byte values (~13 KB) is written ahead; a single small record is not, so the
-/// one-writer durable path keeps one system call per sync.
+/// the buffer at once and starts its writeback (see `append`). 4 KiB: one page. A
+/// 100-record batch of 100-byte values (~13 KB) is written ahead; a single small record is
+/// not, so the one-writer durable path keeps one system call per sync.
 const EARLY_WRITEBACK_BYTES: usize = 4096;
 
 /// Locks a mutex, ignoring poisoning (no code panics while holding these locks; if it did, the
