@@ -18,7 +18,7 @@ use memtable::MemTable;
 use sstable::BlockCache;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 /// What the write lock guards: the next sequence number and the memtable writes go to.
@@ -84,6 +84,8 @@ pub(crate) struct Counters {
     pub flushes: AtomicU64,
     pub flush_bytes_written: AtomicU64,
     pub write_stalls: AtomicU64,
+    pub memory_stalls: AtomicU64,
+    pub memory_stall_micros: AtomicU64,
     pub wal_delete_failures: AtomicU64,
     pub compactions: AtomicU64,
     pub trivial_moves: AtomicU64,
@@ -146,6 +148,9 @@ pub(crate) struct Engine {
     pub compact_cancel: AtomicBool,
     /// The write pressure of the current version, encoded by `flow.rs`.
     pub pressure: AtomicU64,
+    /// The approximate bytes of the frozen memtables not yet flushed (see
+    /// `Options::memtable_memory_limit_bytes`).
+    pub frozen_bytes: AtomicUsize,
     pub next_memtable_id: AtomicU64,
     pub _lock: DirLock,
 }
@@ -185,6 +190,7 @@ impl Engine {
             compact_cv: Condvar::new(),
             compact_cancel: AtomicBool::new(false),
             pressure: AtomicU64::new(0),
+            frozen_bytes: AtomicUsize::new(0),
             dir: opts.path.clone(),
             fs: opts.fs.clone(),
             opts,

@@ -23,6 +23,11 @@ pub struct Options {
     /// A memtable this large (approximate bytes) is frozen and flushed. Default: 64 MiB.
     /// Allowed: 1 KiB ..= 4 GiB.
     pub memtable_size_bytes: usize,
+    /// The memory all memtables together may hold (approximate bytes: the active one and the
+    /// frozen ones waiting for the flush thread). A write that finds a flush running and the
+    /// total at or above this waits for the flush to end. 0: no limit beyond
+    /// `max_immutable_memtables`. Default: 0. Allowed: 0, or at least `memtable_size_bytes`.
+    pub memtable_memory_limit_bytes: usize,
     /// How many frozen memtables may wait for the flush thread before writers wait.
     /// Default: 2. Allowed: 1 ..= 64.
     pub max_immutable_memtables: usize,
@@ -61,6 +66,10 @@ impl fmt::Debug for Options {
             .field("create_if_missing", &self.create_if_missing)
             .field("memtable_size_bytes", &self.memtable_size_bytes)
             .field("max_immutable_memtables", &self.max_immutable_memtables)
+            .field(
+                "memtable_memory_limit_bytes",
+                &self.memtable_memory_limit_bytes,
+            )
             .field("fsync_policy", &self.fsync_policy)
             .field("block_cache_bytes", &self.block_cache_bytes)
             .field("wal_segment_size_bytes", &self.wal_segment_size_bytes)
@@ -81,6 +90,7 @@ impl Options {
             create_if_missing: true,
             memtable_size_bytes: 64 << 20,
             max_immutable_memtables: 2,
+            memtable_memory_limit_bytes: 0,
             fsync_policy: FsyncPolicy::Always,
             block_cache_bytes: 32 << 20,
             wal_segment_size_bytes: 64 << 20,
@@ -120,6 +130,16 @@ impl Options {
             return bad(
                 "max_immutable_memtables",
                 format!("{} is outside 1 ..= 64", self.max_immutable_memtables),
+            );
+        }
+        let limit = self.memtable_memory_limit_bytes;
+        if limit != 0 && limit < self.memtable_size_bytes {
+            return bad(
+                "memtable_memory_limit_bytes",
+                format!(
+                    "{limit} is below memtable_size_bytes ({}); use 0 for no limit",
+                    self.memtable_size_bytes
+                ),
             );
         }
         if let FsyncPolicy::Batch(d) = self.fsync_policy {
@@ -202,6 +222,11 @@ impl DbBuilder {
     /// See [`Options::max_immutable_memtables`].
     pub fn max_immutable_memtables(mut self, n: usize) -> Self {
         self.options.max_immutable_memtables = n;
+        self
+    }
+    /// See [`Options::memtable_memory_limit_bytes`].
+    pub fn memtable_memory_limit_bytes(mut self, bytes: usize) -> Self {
+        self.options.memtable_memory_limit_bytes = bytes;
         self
     }
     /// See [`Options::fsync_policy`].

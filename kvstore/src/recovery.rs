@@ -104,12 +104,14 @@ pub(crate) fn open_engine(opts: Options) -> Result<Engine> {
             version: rs.version.clone(),
         });
         let mut q = crate::engine::lock(&engine.flush);
-        q.pending.push_back(Arc::new(Frozen {
-            mem: recovered,
-            mark,
-            last_seq: seq,
-        }));
-        q.frozen_total += 1;
+        engine.queue_frozen(
+            &mut q,
+            Arc::new(Frozen {
+                mem: recovered,
+                mark,
+                last_seq: seq,
+            }),
+        );
     }
     Ok(engine)
 }

@@ -53,6 +53,10 @@ pub struct Stats {
     /// Times a writer had to wait for the flush thread (too many frozen memtables); stops for
     /// compaction are counted in `stops`.
     pub write_stalls: u64,
+    /// Times a writer waited for a flush because the memtables held
+    /// `memtable_memory_limit_bytes`, and the microseconds those waits took.
+    pub memory_stalls: u64,
+    pub memory_stall_micros: u64,
     /// WAL segment deletions that failed (retried by the next flush).
     pub wal_delete_failures: u64,
     /// Table files deleted after they became obsolete.
@@ -187,6 +191,8 @@ impl Stats {
             flush_bytes_written: get(&c.flush_bytes_written),
             flushes: get(&c.flushes),
             write_stalls: get(&c.write_stalls),
+            memory_stalls: get(&c.memory_stalls),
+            memory_stall_micros: get(&c.memory_stall_micros),
             wal_delete_failures: get(&c.wal_delete_failures),
             tables_deleted,
             live_snapshots,

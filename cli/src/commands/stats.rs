@@ -116,8 +116,11 @@ pub fn table(dir: &Path, s: &Stats) -> String {
     line(
         "write stalls",
         format!(
-            "{} waits for flush, {} stops ({} ms), {} slowdowns ({} ms) for compaction",
+            "{} waits for flush (queue full), {} ({} ms) at the memtable memory limit, \
+             {} stops ({} ms), {} slowdowns ({} ms) for compaction",
             s.write_stalls,
+            s.memory_stalls,
+            s.memory_stall_micros / 1000,
             s.stops,
             s.stop_micros / 1000,
             s.slowdowns,
@@ -166,6 +169,8 @@ pub fn to_json(dir: &Path, s: &Stats) -> serde_json::Value {
         "write_amplification": s.write_amplification(),
         "space_amplification": space_amplification(s),
         "write_stalls": s.write_stalls,
+        "memory_stalls": s.memory_stalls,
+        "memory_stall_micros": s.memory_stall_micros,
         "stops": s.stops,
         "stop_micros": s.stop_micros,
         "slowdowns": s.slowdowns,
