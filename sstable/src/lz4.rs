@@ -1,7 +1,7 @@
 //! Our LZ4 *block* decoder (the raw block format, no frame), used for every lz4 block we read.
 //!
-//! Blocks are still written by `lz4_flex::block::compress`; the stored format is unchanged
-//! (`docs/sstable-format.md`, "Compression"). We decode ourselves because `lz4_flex`'s safe
+//! Table blocks are written by our compressor (`lz4_compress.rs`; `lz4_flex` before it); the
+//! stored format is unchanged (`docs/sstable-format.md`, "Compression"). We decode ourselves because `lz4_flex`'s safe
 //! decoder copies a match that overlaps itself (an offset shorter than the match, as in the
 //! runs of one byte that values often hold) one byte at a time, each byte waiting on the store
 //! of the byte `offset` before it, and calls `memcpy` for literal runs over 14 bytes. Here,
@@ -12,14 +12,14 @@
 //!   through a mask rather than behind a branch on the nibble (which nibbles are 15 follows the
 //!   data, so such a branch is mispredicted about as often as not); the literals are one fixed
 //!   copy of 64 bytes and a match of up to 32 bytes fixed copies of 32 (the bytes past either
-//!   are rewritten by the next sequences); a match from 8 or more bytes back is 4 chunks of 8,
-//!   each from `offset` back of its own start (right even when the match overlaps itself),
-//!   and one with a period of 1 to 7 bytes is built in registers from the 8 bytes before it
-//!   (the period times a constant with a 1 in every `p`-th byte) and stored 8 bytes at a time,
-//!   so no byte waits on the store of another. Only the offset is checked: the margins
-//!   guarantee the rest. On the `compare` benchmark's blocks this took the simulated branch
-//!   mispredictions of a decode from ~96 to ~39 per 2 KiB block (callgrind), for ~30% more
-//!   instructions;
+//!   are rewritten by the next sequences); a match from 32 or more bytes back is 2 chunks of
+//!   16, one from 8 to 31 bytes back 4 chunks of 8, each from `offset` back of its own start
+//!   (right even when the match overlaps itself), and one with a period of 1 to 7 bytes is
+//!   built in registers from the 8 bytes before it (the period times a constant with a 1 in
+//!   every `p`-th byte) and stored 8 bytes at a time, so no byte waits on the store of another. Only the offset is checked: the margins
+//!   guarantee the rest. On the `compare` benchmark's blocks (seekrandom, `--num 100000`,
+//!   callgrind) this took the simulated branch mispredictions of a decode from ~104 to ~44
+//!   per 2 KiB block, for ~16% more instructions (9.5k -> 11.1k);
 //! - elsewhere, literals of up to 32 bytes are one fixed copy of 16 or 32 bytes where the
 //!   margins allow it, longer ones a `copy_from_slice`; a match from 16 or more bytes back is
 //!   copied in fixed chunks of 16 bytes (8 to 15 bytes back: of 8), each through a register
@@ -344,7 +344,11 @@ fn fast_sequence(
     if mlen <= W2 {
         // `op + 32 + 5 < len` by the margins: room for the fixed copies, and the end-of-block
         // rules hold whatever the length.
-        if offset >= 8 {
+        if offset >= W2 {
+            // Two chunks of 16, each from `offset` back (written before the match).
+            copy_chunk::<WILD>(out, op, offset);
+            copy_chunk::<WILD>(out, op + WILD, offset);
+        } else if offset >= 8 {
             // Chunks of 8, each from `offset` back (written already).
             copy_chunk::<8>(out, op, offset);
             copy_chunk::<8>(out, op + 8, offset);
