@@ -2,14 +2,12 @@
 //! cache) and scan throughput, on the in-memory file system so they measure the table code,
 //! not the disk. Size: `SSTABLE_BENCH_ENTRIES` (default 100 000 entries of 16-byte keys and
 //! 100-byte values). Also the decompression of one 4 KiB data block holding the `compare`
-//! benchmark's kind of values, by our lz4 decoder and by `lz4_flex`'s (as we used it before),
-//! and its compression, by our lz4 compressor and by `lz4_flex`'s.
+//! benchmark's kind of values, by our lz4 decoder and by `lz4_flex`'s (as we used it before).
 
 use common::{InternalIterator, MemFs, ValueKind};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sstable::block_builder::BlockBuilder;
 use sstable::format::{decompress_reusing, encode_stored_block, COMPRESSION_LZ4};
-use sstable::lz4_compress::Lz4Compressor;
 use sstable::{BlockCache, Compression, Table, TableBuilder, TableOptions};
 use std::path::Path;
 use std::sync::Arc;
@@ -46,10 +44,10 @@ fn build(fs: &MemFs, path: &Path, n: usize) -> u64 {
     b.finish().unwrap().file_size_bytes
 }
 
-/// The contents of data blocks of about `size_bytes` holding 16-byte keys and 100-byte values
-/// cut from runs of random bytes and runs of one byte, 1 to 32 long (as
-/// `benches/src/workload.rs` makes them).
-fn table_blocks(count: usize, size_bytes: usize) -> Vec<Vec<u8>> {
+/// Stored (lz4) forms of 4 KiB data blocks of 16-byte keys and 100-byte values cut from runs
+/// of random bytes and runs of one byte, 1 to 32 long (as `benches/src/workload.rs` makes
+/// them), and the contents' length of each.
+fn lz4_blocks(count: usize) -> Vec<(Vec<u8>, usize)> {
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         x ^= x << 13;
@@ -70,68 +68,19 @@ fn table_blocks(count: usize, size_bytes: usize) -> Vec<Vec<u8>> {
     (0..count)
         .map(|_| {
             let mut b = BlockBuilder::new(16);
-            while b.size_estimate() < size_bytes {
+            while b.size_estimate() < 4096 {
                 let mut k = format!("{:016}", i * 7).into_bytes();
                 k.extend_from_slice(&(i << 8 | 1).to_le_bytes());
                 let at = (next() % (values.len() as u64 - 100)) as usize;
                 b.add(&k, &values[at..at + 100]);
                 i += 1;
             }
-            b.finish()
-        })
-        .collect()
-}
-
-/// Stored (lz4) forms of 4 KiB data blocks (see [`table_blocks`]), and the contents' length
-/// of each.
-fn lz4_blocks(count: usize) -> Vec<(Vec<u8>, usize)> {
-    table_blocks(count, 4096)
-        .into_iter()
-        .map(|contents| {
+            let contents = b.finish();
             let (stored, trailer) = encode_stored_block(&contents, Compression::Lz4);
             assert_eq!(trailer[0], COMPRESSION_LZ4);
             (stored, contents.len())
         })
         .collect()
-}
-
-/// Compression of one data block of 4 KiB and of 2 KiB (the default block size) of the
-/// `compare` benchmark's kind, by our compressor (reused hash table, reused output `Vec`) and
-/// by `lz4_flex::block::compress` (as we used it before). Prints each one's ratio first.
-fn compress_benches(c: &mut Criterion) {
-    let mut g = c.benchmark_group("compress");
-    for size in [4096, 2048] {
-        let blocks = table_blocks(64, size);
-        let raw: usize = blocks.iter().map(Vec::len).sum();
-        let mut lz4 = Lz4Compressor::new();
-        let mut out = Vec::new();
-        let ours: usize = blocks.iter().map(|b| lz4.compress_into(b, &mut out)).sum();
-        let flex: usize = blocks
-            .iter()
-            .map(|b| lz4_flex::block::compress(b).len())
-            .sum();
-        println!(
-            "{size}-byte blocks: {raw} bytes -> ours {ours} ({:.4}), lz4_flex {flex} ({:.4})",
-            ours as f64 / raw as f64,
-            flex as f64 / raw as f64
-        );
-        g.throughput(Throughput::Bytes((raw / blocks.len()) as u64));
-        let mut i = 0;
-        g.bench_function(format!("{size}_ours"), |b| {
-            b.iter(|| {
-                i += 1;
-                out.clear();
-                black_box(lz4.compress_into(&blocks[i % blocks.len()], &mut out))
-            })
-        });
-        g.bench_function(format!("{size}_lz4_flex"), |b| {
-            b.iter(|| {
-                i += 1;
-                black_box(lz4_flex::block::compress(&blocks[i % blocks.len()]))
-            })
-        });
-    }
-    g.finish();
 }
 
 /// What `format::decompress_reusing` did before our decoder: `lz4_flex`'s safe decoder into
@@ -250,5 +199,5 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(table_benches, benches, decompress_benches, compress_benches);
+criterion_group!(table_benches, benches, decompress_benches);
 criterion_main!(table_benches);

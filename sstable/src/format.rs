@@ -13,7 +13,6 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::lz4_compress::Lz4Compressor;
 use common::checksum::{crc32c, crc32c_extend};
 use common::coding::{get_u32, get_u64, get_varint, put_u32, put_u64, put_varint};
 use std::path::Path;
@@ -181,56 +180,31 @@ impl Footer {
 }
 
 /// Turns a block's contents into its stored form and trailer: lz4-compressed when asked and
-/// smaller, raw otherwise. Returns (stored bytes, trailer). Allocates a compressor and the
-/// stored bytes; a table builder uses [`append_stored_block`] instead.
+/// smaller, raw otherwise. Returns (stored bytes, trailer).
 pub fn encode_stored_block(
     contents: &[u8],
     compression: Compression,
 ) -> (Vec<u8>, [u8; BLOCK_TRAILER_SIZE]) {
     let mut stored = Vec::new();
-    append_stored_block(
-        contents,
-        compression,
-        &mut Lz4Compressor::new(),
-        &mut stored,
-    );
-    let trailer = stored
-        .split_off(stored.len() - BLOCK_TRAILER_SIZE)
-        .try_into()
-        .expect("a trailer");
-    (stored, trailer)
-}
-
-/// Appends a block's stored form and then its trailer to `out`, and returns the stored form's
-/// size (the trailer excluded): lz4-compressed by `lz4` (our compressor, `lz4_compress.rs`,
-/// straight into `out`) when asked and smaller, raw otherwise.
-pub fn append_stored_block(
-    contents: &[u8],
-    compression: Compression,
-    lz4: &mut Lz4Compressor,
-    out: &mut Vec<u8>,
-) -> usize {
-    let start = out.len();
     let mut kind = COMPRESSION_NONE;
     if compression == Compression::Lz4 {
         if let Ok(len) = u32::try_from(contents.len()) {
-            put_u32(out, len);
-            let compressed = lz4.compress_into(contents, out);
-            if compressed + 4 < contents.len() {
+            let compressed = lz4_flex::block::compress(contents);
+            if compressed.len() + 4 < contents.len() {
+                put_u32(&mut stored, len);
+                stored.extend_from_slice(&compressed);
                 kind = COMPRESSION_LZ4;
-            } else {
-                out.truncate(start);
             }
         }
     }
     if kind == COMPRESSION_NONE {
-        out.extend_from_slice(contents);
+        stored.extend_from_slice(contents);
     }
-    let stored_len = out.len() - start;
-    let crc = crc32c_extend(crc32c(&out[start..]), &[kind]);
-    out.push(kind);
-    out.extend_from_slice(&crc.to_le_bytes());
-    stored_len
+    let crc = crc32c_extend(crc32c(&stored), &[kind]);
+    let mut trailer = [0u8; BLOCK_TRAILER_SIZE];
+    trailer[0] = kind;
+    trailer[1..].copy_from_slice(&crc.to_le_bytes());
+    (stored, trailer)
 }
 
 /// Why stored bytes do not decode; the caller adds the file and offset.

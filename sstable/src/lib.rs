@@ -52,7 +52,6 @@ pub mod fuzz;
 pub mod index;
 mod key_cmp;
 mod lz4;
-pub mod lz4_compress;
 pub mod properties;
 pub mod table_builder;
 pub mod table_iter;

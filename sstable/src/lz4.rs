@@ -1,7 +1,7 @@
 //! Our LZ4 *block* decoder (the raw block format, no frame), used for every lz4 block we read.
 //!
-//! Table blocks are written by our compressor (`lz4_compress.rs`; `lz4_flex` before it); the
-//! stored format is unchanged (`docs/sstable-format.md`, "Compression"). We decode ourselves because `lz4_flex`'s safe
+//! Table blocks are written by `lz4_flex::block::compress` (the stored format:
+//! `docs/sstable-format.md`, "Compression"). We decode ourselves because `lz4_flex`'s safe
 //! decoder copies a match that overlaps itself (an offset shorter than the match, as in the
 //! runs of one byte that values often hold) one byte at a time, each byte waiting on the store
 //! of the byte `offset` before it, and calls `memcpy` for literal runs over 14 bytes. Here,

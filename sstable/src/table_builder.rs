@@ -12,10 +12,9 @@ use crate::block_builder::BlockBuilder;
 use crate::error::{Error, Result};
 use crate::filter::{bloom_hash, build_filter};
 use crate::format::{
-    append_stored_block, BlockHandle, Compression, Footer, BLOCK_TRAILER_SIZE, FOOTER_SIZE,
+    encode_stored_block, BlockHandle, Compression, Footer, BLOCK_TRAILER_SIZE, FOOTER_SIZE,
     INDEX_RESTART_INTERVAL,
 };
-use crate::lz4_compress::Lz4Compressor;
 use crate::properties::TableProperties;
 use common::ikey::{compare_encoded, split_encoded};
 use common::{FileSystem, InternalKey, SeqNo, ValueKind, WritableFile, MAX_SEQNO};
@@ -66,11 +65,8 @@ pub struct TableBuilder {
     props: TableProperties,
     /// The table's length so far: bytes written plus `pending`.
     offset: u64,
-    /// Encoded bytes not yet written to the file (see [`WRITE_BUFFER_BYTES`]); blocks are
-    /// compressed straight into it.
+    /// Encoded bytes not yet written to the file (see [`WRITE_BUFFER_BYTES`]).
     pending: Vec<u8>,
-    /// The lz4 compressor's hash table, reused for every block (`lz4_compress.rs`).
-    lz4: Lz4Compressor,
     failed: bool,
 }
 
@@ -119,7 +115,6 @@ impl TableBuilder {
             },
             offset: 0,
             pending: Vec::new(),
-            lz4: Lz4Compressor::new(),
             failed: false,
         })
     }
@@ -277,16 +272,13 @@ impl TableBuilder {
     }
 
     fn write_block(&mut self, contents: &[u8], compression: Compression) -> Result<BlockHandle> {
-        let start = self.pending.len();
-        let size = append_stored_block(contents, compression, &mut self.lz4, &mut self.pending);
+        let (mut stored, trailer) = encode_stored_block(contents, compression);
         let handle = BlockHandle {
             offset: self.offset,
-            size: size as u64,
+            size: stored.len() as u64,
         };
-        self.offset += (self.pending.len() - start) as u64;
-        if self.pending.len() >= WRITE_BUFFER_BYTES {
-            self.write_pending()?;
-        }
+        stored.extend_from_slice(&trailer);
+        self.append(&stored)?;
         Ok(handle)
     }
 
