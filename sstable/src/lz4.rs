@@ -257,16 +257,7 @@ fn decode(input: &[u8], out: &mut [u8]) -> Result<(), Lz4Error> {
             }
         };
         ip += 2;
-        if offset == 0 {
-            return Err(Lz4Error::OffsetZero { at: offset_at });
-        }
-        if offset > op {
-            return Err(Lz4Error::OffsetTooFar {
-                at: offset_at,
-                offset,
-                written: op,
-            });
-        }
+        check_offset(offset, op, offset_at)?;
         let mut mlen = usize::from(token & 15);
         if mlen == 15 {
             mlen += read_length(input, &mut ip, "match length")?;
@@ -279,6 +270,23 @@ fn decode(input: &[u8], out: &mut [u8]) -> Result<(), Lz4Error> {
         copy_match(out, op, offset, mlen);
         op += mlen;
     }
+}
+
+/// A match offset must be non-zero and reach no further back than the `op` bytes written;
+/// `at` is where the offset sits in the compressed block.
+#[inline(always)]
+fn check_offset(offset: usize, op: usize, at: usize) -> Result<(), Lz4Error> {
+    if offset == 0 {
+        return Err(Lz4Error::OffsetZero { at });
+    }
+    if offset > op {
+        return Err(Lz4Error::OffsetTooFar {
+            at,
+            offset,
+            written: op,
+        });
+    }
+    Ok(())
 }
 
 /// Decodes the sequence whose token is at `input[ip]` into `out` from `op`, where
@@ -321,16 +329,7 @@ fn fast_sequence(
     let offset_at = p;
     let offset = usize::from(u16::from_le_bytes([input[p], input[p + 1]]));
     p += 2;
-    if offset == 0 {
-        return Err(Lz4Error::OffsetZero { at: offset_at });
-    }
-    if offset > op {
-        return Err(Lz4Error::OffsetTooFar {
-            at: offset_at,
-            offset,
-            written: op,
-        });
-    }
+    check_offset(offset, op, offset_at)?;
     let mut mlen = usize::from(token & 15);
     let ext = usize::from(mlen == 15);
     let b = input[p];
