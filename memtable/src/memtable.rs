@@ -24,15 +24,16 @@ use std::sync::Arc;
 /// What one entry costs beyond its user key and value bytes, in bytes, for the size estimate.
 ///
 /// One heap block per entry, the skip-list node: reference count and height word, 8; the
-/// `MemKey` of key.rs, 48; the value's place in the arena (arena.rs), 16; a tower of 8-byte
+/// `MemKey` of key.rs, 40; the value's place in the arena (arena.rs), 16; a tower of 8-byte
 /// pointers, 2 on average as crossbeam draws heights with p = 1/2; malloc's 8-byte header and
-/// 16-byte rounding. The value's bytes sit back to back in the arena's 1 MiB chunks.
-/// Measured with glibc (`cargo run --release -p memtable --example entry_cost`): 300,000 and
-/// 3,000,000 entries of 16-byte keys and 100-byte values grew the RSS by 217 bytes per entry,
-/// 101 beyond the key and value (245 and 129 when each value had its own `Arc` block). Still
-/// an estimate used to decide when a memtable is full, not an exact accounting; keys longer
-/// than the inline 22 bytes add a heap block.
-pub const ENTRY_OVERHEAD_BYTES: usize = 100;
+/// 16-byte rounding (80- to 112-byte chunks). The value's bytes sit back to back in the arena's
+/// 1 MiB chunks. Measured with glibc (`cargo run --release -p memtable --example entry_cost`):
+/// 300,000 and 3,000,000 entries of 16-byte keys and 100-byte values grew the RSS by 190.7
+/// bytes per entry, 74.7 beyond the key and value (217.3 and 101.3 with the earlier 48-byte,
+/// 16-byte-aligned key; 245 and 129 when each value had its own `Arc` block). Still an
+/// estimate used to decide when a memtable is full, not an exact accounting; keys longer than
+/// the inline 22 bytes add a heap block.
+pub const ENTRY_OVERHEAD_BYTES: usize = 75;
 
 /// An in-memory sorted buffer of writes, shared by many threads.
 pub struct MemTable {
