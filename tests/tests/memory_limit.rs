@@ -1,78 +1,17 @@
 //! `memtable_memory_limit_bytes`: while a flush runs, writers wait once the memtables hold the
 //! limit, and go on when the flush ends.
 
-use common::{DirLock, FileSystem, MemFs, RandomAccessFile, WritableFile};
+use common::{FaultyFs, FileSystem, MemFs, Op};
 use kvstore::{Db, Error, FsyncPolicy};
-use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A `MemFs` whose `sync_dir` blocks on the flush thread while the gate is closed: the flush
-/// syncs the directory after writing its table and before it installs it, so a closed gate
-/// holds a flush in the middle, its frozen memtable still alive.
-#[derive(Debug)]
-struct GatedFs {
-    inner: Arc<dyn FileSystem>,
-    closed: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl GatedFs {
-    fn set(&self, closed: bool) {
-        *self.closed.lock().unwrap() = closed;
-        self.cv.notify_all();
-    }
-}
-
-impl FileSystem for GatedFs {
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        self.inner.create(path)
-    }
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        self.inner.open_append(path)
-    }
-    fn open_read(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        self.inner.open_read(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove_file(path)
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.inner.create_dir_all(path)
-    }
-    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
-        self.inner.list_dir(path)
-    }
-    fn exists(&self, path: &Path) -> bool {
-        self.inner.exists(path)
-    }
-    fn is_dir(&self, path: &Path) -> bool {
-        self.inner.is_dir(path)
-    }
-    fn file_size(&self, path: &Path) -> io::Result<u64> {
-        self.inner.file_size(path)
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        if std::thread::current().name() == Some("kvstore-flush") {
-            let mut closed = self.closed.lock().unwrap();
-            while *closed {
-                closed = self.cv.wait(closed).unwrap();
-            }
-        }
-        self.inner.sync_dir(path)
-    }
-    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.hard_link(from, to)
-    }
-    fn lock(&self, path: &Path) -> io::Result<DirLock> {
-        self.inner.lock(path)
-    }
-}
+/// The flush syncs the directory after writing its table and before it installs it, so a
+/// held `sync_dir` on the flush thread stops a flush in the middle, its frozen memtable still
+/// alive.
+const FLUSH_THREAD: &str = "kvstore-flush";
 
 const MEMTABLE: usize = 64 << 10;
 const LIMIT: usize = 96 << 10;
@@ -83,13 +22,10 @@ fn value(i: u64) -> Vec<u8> {
 
 #[test]
 fn writers_wait_for_a_running_flush_at_the_memory_limit_and_then_go_on() {
-    let fs = Arc::new(GatedFs {
-        inner: MemFs::new().shared(),
-        closed: Mutex::new(true),
-        cv: Condvar::new(),
-    });
+    let fs = FaultyFs::new(MemFs::new().shared());
+    fs.hold(Op::SyncDir, Some(FLUSH_THREAD));
     let db = Db::builder("/db")
-        .fs(fs.clone())
+        .fs(fs.shared())
         .fsync_policy(FsyncPolicy::Os)
         .memtable_size_bytes(MEMTABLE)
         .memtable_memory_limit_bytes(LIMIT)
@@ -135,7 +71,7 @@ fn writers_wait_for_a_running_flush_at_the_memory_limit_and_then_go_on() {
         held <= LIMIT as u64 + per_entry,
         "wrote past the limit: {held} bytes in memtables"
     );
-    fs.set(false);
+    fs.release(Op::SyncDir);
     writer.join().unwrap();
     let s = db.stats();
     assert!(s.flushes >= 1 && s.memory_stalls >= 1, "{s:?}");

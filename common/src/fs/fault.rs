@@ -4,13 +4,15 @@
 //! `fs.fail(Op::SyncData, 0, FaultKind::Error)` makes the next `sync_data` fail;
 //! `fs.fail(Op::Append, 2, FaultKind::ShortWrite)` lets two appends through, then writes half of
 //! the third and fails it. [`FaultyFs::freeze`] makes every later operation fail, which together
-//! with `MemFs::crash` models a process that died at that instant.
+//! with `MemFs::crash` models a process that died at that instant. [`FaultyFs::hold`] makes an
+//! operation wait (on the threads of one name, say the engine's flush thread) until
+//! [`FaultyFs::release`]: a test can stop a background job midway and look at the engine.
 
 use super::{DirLock, FileSystem, RandomAccessFile, WritableFile};
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// The operations that can be failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,13 +63,34 @@ struct FaultState {
     rules: Vec<Rule>,
     counts: HashMap<Op, u64>,
     frozen: bool,
+    /// Held operations, each with the thread name it holds (`None`: every thread).
+    held: Vec<(Op, Option<String>)>,
+}
+
+impl FaultState {
+    /// Whether `op` on the calling thread must wait.
+    fn holds(&self, op: Op) -> bool {
+        self.held.iter().any(|(o, name)| {
+            *o == op
+                && name
+                    .as_deref()
+                    .is_none_or(|n| std::thread::current().name() == Some(n))
+        })
+    }
+}
+
+/// The state every handle of one [`FaultyFs`] shares; `released` is notified when a hold ends.
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<FaultState>,
+    released: Condvar,
 }
 
 /// A [`FileSystem`] wrapper that injects failures.
 #[derive(Debug, Clone)]
 pub struct FaultyFs {
     inner: Arc<dyn FileSystem>,
-    state: Arc<Mutex<FaultState>>,
+    state: Arc<Shared>,
 }
 
 fn injected(op: Op) -> io::Error {
@@ -90,39 +113,49 @@ impl FaultyFs {
 
     /// Arms a fault: let `skip` further operations of kind `op` succeed, then fail the next one.
     pub fn fail(&self, op: Op, skip: u64, kind: FaultKind) {
-        self.state
-            .lock()
-            .unwrap()
-            .rules
-            .push(Rule { op, skip, kind });
+        self.lock().rules.push(Rule { op, skip, kind });
     }
 
     /// From now on every operation fails (the process "died" here).
     pub fn freeze(&self) {
-        self.state.lock().unwrap().frozen = true;
+        self.lock().frozen = true;
     }
 
-    /// Disarms every fault and unfreezes.
+    /// Disarms every fault and unfreezes (holds stay until [`FaultyFs::release`]).
     pub fn heal(&self) {
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.lock();
         st.rules.clear();
         st.frozen = false;
     }
 
-    /// How many operations of kind `op` were attempted so far.
-    pub fn count(&self, op: Op) -> u64 {
-        self.state
-            .lock()
-            .unwrap()
-            .counts
-            .get(&op)
-            .copied()
-            .unwrap_or(0)
+    /// From now until [`FaultyFs::release`], operations of kind `op` on a thread named `thread`
+    /// (on any thread when `None`) wait before they start; they are counted, and checked
+    /// against armed faults, once released.
+    pub fn hold(&self, op: Op, thread: Option<&str>) {
+        self.lock().held.push((op, thread.map(str::to_owned)));
     }
 
-    /// Records an attempt of `op` and says whether (and how) it must fail.
-    fn check(state: &Mutex<FaultState>, op: Op) -> Option<FaultKind> {
-        let mut st = state.lock().unwrap();
+    /// Ends every hold of `op`; the operations waiting on it go on.
+    pub fn release(&self, op: Op) {
+        self.lock().held.retain(|(o, _)| *o != op);
+        self.state.released.notify_all();
+    }
+
+    /// How many operations of kind `op` were attempted so far.
+    pub fn count(&self, op: Op) -> u64 {
+        self.lock().counts.get(&op).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
+        self.state.state.lock().unwrap()
+    }
+
+    /// Waits while `op` is held, records the attempt and says whether (and how) it must fail.
+    fn check(shared: &Shared, op: Op) -> Option<FaultKind> {
+        let mut st = shared.state.lock().unwrap();
+        while st.holds(op) {
+            st = shared.released.wait(st).unwrap();
+        }
         *st.counts.entry(op).or_default() += 1;
         if st.frozen {
             return Some(FaultKind::Error);
@@ -146,7 +179,7 @@ impl FaultyFs {
 #[derive(Debug)]
 struct FaultyWritable {
     inner: Box<dyn WritableFile>,
-    state: Arc<Mutex<FaultState>>,
+    state: Arc<Shared>,
 }
 
 impl WritableFile for FaultyWritable {
@@ -195,7 +228,7 @@ impl WritableFile for FaultyWritable {
 #[derive(Debug)]
 struct FaultyReadable {
     inner: Arc<dyn RandomAccessFile>,
-    state: Arc<Mutex<FaultState>>,
+    state: Arc<Shared>,
 }
 
 impl RandomAccessFile for FaultyReadable {
@@ -292,5 +325,45 @@ mod tests {
         assert!(f.append(b"x").is_err());
         fs.heal();
         f.append(b"x").unwrap();
+    }
+
+    /// A held operation waits on the named thread only, until released; then it runs (and
+    /// is counted) as usual.
+    #[test]
+    fn a_held_operation_waits_on_the_named_thread_until_released() {
+        let mem = MemFs::new();
+        let fs = FaultyFs::new(mem.shared());
+        mem.create_dir_all(Path::new("/d")).unwrap();
+        fs.hold(Op::SyncDir, Some("held-thread"));
+        // Another thread (this one) is not held.
+        fs.sync_dir(Path::new("/d")).unwrap();
+        assert_eq!(fs.count(Op::SyncDir), 1);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let held = {
+            let fs = fs.clone();
+            std::thread::Builder::new()
+                .name("held-thread".into())
+                .spawn(move || {
+                    fs.sync_dir(Path::new("/d")).unwrap();
+                    done_tx.send(()).unwrap();
+                })
+                .unwrap()
+        };
+        let waited = std::time::Duration::from_millis(200);
+        assert!(
+            done_rx.recv_timeout(waited).is_err(),
+            "the hold did not hold"
+        );
+        assert_eq!(
+            fs.count(Op::SyncDir),
+            1,
+            "a waiting operation is not counted yet"
+        );
+        fs.release(Op::SyncDir);
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the release did not let it go on");
+        held.join().unwrap();
+        assert_eq!(fs.count(Op::SyncDir), 2);
     }
 }
