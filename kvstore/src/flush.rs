@@ -20,7 +20,6 @@ use common::{FileSystem, InternalIterator};
 use memtable::MemTable;
 use sstable::{TableBuilder, TableOptions};
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Writes a memtable's entries (every version, in internal-key order) to a new table at
@@ -76,10 +75,7 @@ impl Engine {
             }
             {
                 let mut q = lock(&self.flush);
-                q.pending.pop_front();
-                self.frozen_bytes
-                    .fetch_sub(job.mem.approximate_size_bytes(), Ordering::Release);
-                q.flushed_total += 1;
+                self.dequeue_flushed(&mut q);
                 self.flush_cv.notify_all();
             }
             // A new level-0 table: recompute the write pressure, wake the compaction threads.

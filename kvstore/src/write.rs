@@ -160,6 +160,18 @@ impl Engine {
         q.frozen_total += 1;
     }
 
+    /// The flush thread's half of [`Engine::queue_frozen`]: takes the oldest frozen memtable,
+    /// now flushed, off the queue (under the queue's lock) and stops counting its bytes. Its
+    /// size is the one `queue_frozen` added: a frozen memtable takes no more inserts (they
+    /// happen under the writer lock, which the freeze holds).
+    pub(crate) fn dequeue_flushed(&self, q: &mut FlushQueue) {
+        if let Some(done) = q.pending.pop_front() {
+            self.frozen_bytes
+                .fetch_sub(done.mem.approximate_size_bytes(), Ordering::Release);
+            q.flushed_total += 1;
+        }
+    }
+
     /// Freezes the active memtable (if it holds anything) and queues it for the flush thread.
     /// Waits while the queue is full. Returns how many memtables were ever frozen, which
     /// `Db::flush` waits for.
