@@ -46,6 +46,8 @@ mod arena;
 mod iter;
 mod key;
 mod memtable;
+mod prepared;
 
 pub use iter::{MemTableIter, MAX_WINDOW, MIN_WINDOW};
 pub use memtable::{MemTable, ENTRY_OVERHEAD_BYTES};
+pub use prepared::Prepared;

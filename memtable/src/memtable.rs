@@ -14,6 +14,7 @@
 use crate::arena::{Arena, Slice};
 use crate::iter::MemTableIter;
 use crate::key::{KeyView, LookupKey, MemKey};
+use crate::prepared::Prepared;
 use common::{InternalKey, Lookup, SeqNo, ValueKind, MAX_SEQNO};
 use crossbeam_epoch::Guard;
 use crossbeam_skiplist::SkipList;
@@ -38,6 +39,8 @@ pub const ENTRY_OVERHEAD_BYTES: usize = 75;
 /// An in-memory sorted buffer of writes, shared by many threads.
 pub struct MemTable {
     id: u64,
+    /// A number no other memtable of this process has: which memtable a [`Prepared`] is for.
+    identity: u64,
     /// Values live here; every `Slice` in `map` came from it. Declared (so dropped) before
     /// the map on purpose: dropping the skip list frees its nodes one by one (tens of
     /// milliseconds for a 64 MiB memtable) and never reads a value (`Slice` has no drop
@@ -55,8 +58,10 @@ pub struct MemTable {
 impl MemTable {
     /// An empty memtable; `id` is the engine's name for it (e.g. the WAL position it starts at).
     pub fn new(id: u64) -> MemTable {
+        static NEXT_IDENTITY: AtomicU64 = AtomicU64::new(0);
         MemTable {
             id,
+            identity: NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed),
             arena: Arena::new(),
             map: SkipList::new(crossbeam_epoch::default_collector().clone()),
             size_bytes: AtomicUsize::new(0),
@@ -102,6 +107,55 @@ impl MemTable {
                 .insert(MemKey::new(user_key, seq, kind), value, guard)
                 .release(guard);
         }
+        self.account(charge, lo, hi);
+    }
+
+    /// An empty [`Prepared`] for this memtable.
+    pub fn prepared(&self) -> Prepared {
+        Prepared::new(self.identity)
+    }
+
+    /// Adds one version to `batch` for a later [`MemTable::insert_prepared`]: the value is
+    /// copied into this memtable's arena now, and the entry is not visible until inserted.
+    ///
+    /// # Panics
+    /// If `batch` was made by another memtable, or `seq > MAX_SEQNO`.
+    pub fn prepare(
+        &self,
+        batch: &mut Prepared,
+        user_key: &[u8],
+        seq: SeqNo,
+        kind: ValueKind,
+        value: &[u8],
+    ) {
+        assert_eq!(batch.owner, self.identity, "a Prepared of another memtable");
+        assert!(seq <= MAX_SEQNO, "sequence number {seq} exceeds MAX_SEQNO");
+        batch.charge += user_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
+        (batch.lo, batch.hi) = (batch.lo.min(seq), batch.hi.max(seq));
+        let value = self.arena.copy(value);
+        batch
+            .entries
+            .push((MemKey::new(user_key, seq, kind), value));
+    }
+
+    /// Inserts every entry of `batch` (in its order: [`Prepared::sort`] it first for speed) under
+    /// one epoch pin and one update of the counters, and empties it for reuse.
+    ///
+    /// # Panics
+    /// If `batch` was made by another memtable.
+    pub fn insert_prepared(&self, batch: &mut Prepared) {
+        assert_eq!(batch.owner, self.identity, "a Prepared of another memtable");
+        let guard = &crossbeam_epoch::pin();
+        for (key, value) in batch.entries.drain(..) {
+            self.map.insert(key, value, guard).release(guard);
+        }
+        self.account(batch.charge, batch.lo, batch.hi);
+        batch.clear();
+    }
+
+    /// Counts inserted entries: `charge` bytes, sequence numbers `lo ..= hi` (none when
+    /// `lo == u64::MAX`).
+    fn account(&self, charge: usize, lo: SeqNo, hi: SeqNo) {
         if lo == u64::MAX {
             return;
         }
