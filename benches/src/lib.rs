@@ -42,5 +42,5 @@ pub use error::{Error, Result};
 pub use histogram::Histogram;
 pub use kvstore_engine::KvStoreEngine;
 pub use rng::Rng;
-pub use runner::{fill, run, write_in_order, BenchConfig, BenchReport};
+pub use runner::{fill, run, scrambler, write_in_order, write_permuted, BenchConfig, BenchReport};
 pub use workload::{key, missing_key, Values, Workload};

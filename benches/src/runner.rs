@@ -154,20 +154,52 @@ pub fn write_in_order(
     values: &Values,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
+    write_permuted(engine, num, values, &|i| i, progress)
+}
+
+/// As [`write_in_order`], but the `i`th pair written is key `permute(i)` with its value:
+/// `permute` must map `0..num` onto itself one to one (see [`scrambler`]).
+pub fn write_permuted(
+    engine: &dyn Engine,
+    num: u64,
+    values: &Values,
+    permute: &dyn Fn(u64) -> u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
     let mut lo = 0;
     while lo < num {
         let hi = (lo + FILL_BATCH).min(num);
-        let keys: Vec<[u8; 16]> = (lo..hi).map(key).collect();
+        let ids: Vec<u64> = (lo..hi).map(permute).collect();
+        let keys: Vec<[u8; 16]> = ids.iter().map(|&i| key(i)).collect();
         let pairs: Vec<(&[u8], &[u8])> = keys
             .iter()
-            .zip(lo..hi)
-            .map(|(k, i)| (&k[..], values.value(i, 0)))
+            .zip(&ids)
+            .map(|(k, &i)| (&k[..], values.value(i, 0)))
             .collect();
         engine.write_batch(&pairs)?;
         progress(hi - lo);
         lo = hi;
     }
     Ok(())
+}
+
+/// A one-to-one scrambling of `0..num`: `i` times an odd multiplier coprime with `num`,
+/// modulo `num`. Consecutive `i` land far apart, as in a workload of random keys.
+pub fn scrambler(num: u64) -> impl Fn(u64) -> u64 + Sync {
+    let mut a: u64 = 2_654_435_761;
+    while num > 1 && gcd(a, num) > 1 {
+        a += 2;
+    }
+    let n = num.max(1) as u128;
+    move |i| (i as u128 * a as u128 % n) as u64
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Writes keys `0..cfg.num` in order with their generation-0 values, in batches of 1000
@@ -416,6 +448,20 @@ fn run_thread(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_scrambler_maps_0_to_n_onto_itself_one_to_one() {
+        for n in [1u64, 2, 10, 1000, 3 * 9973, 1 << 12] {
+            let f = super::scrambler(n);
+            let mut seen: Vec<u64> = (0..n).map(&f).collect();
+            assert!(seen.iter().all(|&x| x < n), "n {n}");
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len() as u64, n, "n {n}");
+        }
+        let f = super::scrambler(1_000_000);
+        assert!(f(1).abs_diff(f(2)) > 1000, "neighbours stay apart");
+    }
+
     use super::*;
 
     #[test]

@@ -23,6 +23,25 @@ pub enum Mode {
     RecoveryReopen,
 }
 
+/// The order the recovery measurement writes its keys in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyOrder {
+    /// Keys 0, 1, 2, ... (a sequential fill: each replayed insert lands at the end).
+    Ascending,
+    /// The same keys in a scrambled order (as random writes leave the log).
+    Scrambled,
+}
+
+impl KeyOrder {
+    /// How the report names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyOrder::Ascending => "ascending",
+            KeyOrder::Scrambled => "scrambled",
+        }
+    }
+}
+
 /// Runs the same db_bench-style workloads on this engine and its peers and prints each peer's
 /// figures as a ratio to ours.
 #[derive(Debug, Clone, Parser)]
@@ -70,6 +89,9 @@ pub struct Args {
     /// stated for 1024).
     #[arg(long, default_value_t = 256)]
     pub recovery_mb: u64,
+    /// Key order of the recovery measurement's fill (`all` measures both).
+    #[arg(long, value_enum, default_value = "ascending")]
+    pub recovery_order: KeyOrder,
     /// Skip the limits in `all`.
     #[arg(long)]
     pub no_limits: bool,
@@ -136,6 +158,7 @@ impl Args {
             format!("--write-buffer-mb={}", self.write_buffer_mb),
             format!("--seed={}", self.seed),
             format!("--recovery-mb={}", self.recovery_mb),
+            format!("--recovery-order={}", self.recovery_order.name()),
             format!("--dir={}", dir.display()),
         ]
     }

@@ -8,8 +8,8 @@
 //! its 2+ GB heap was 30-45% slower again on this VM (memory the guest had not touched
 //! recently is slow to fault in), so neither is what a restart after a crash sees.
 
-use crate::args::Args;
-use benches::{key, write_in_order, Engine, EngineOptions, KvStoreEngine, Values};
+use crate::args::{Args, KeyOrder};
+use benches::{key, scrambler, write_permuted, Engine, EngineOptions, KvStoreEngine, Values};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,8 @@ pub struct Recovery {
     pub runs: Vec<Duration>,
     /// Whether each reopen ran in a fresh process after the writing process exited.
     pub fresh: bool,
+    /// The order the keys were written in.
+    pub order: KeyOrder,
 }
 
 impl Recovery {
@@ -81,6 +83,7 @@ pub fn measure(args: &Args, fresh_process: bool) -> benches::Result<Recovery> {
         pairs,
         runs,
         fresh: fresh_process,
+        order: args.recovery_order,
     })
 }
 
@@ -89,7 +92,7 @@ pub fn measure(args: &Args, fresh_process: bool) -> benches::Result<Recovery> {
 pub fn fill(args: &Args) -> benches::Result<(u64, u64)> {
     let (opts, pairs, values) = setup(args);
     let engine = KvStoreEngine::open(&opts)?;
-    write_in_order(&engine, pairs, &values, &|_| {})?;
+    write_permuted(&engine, pairs, &values, &*permutation(args, pairs), &|_| {})?;
     engine.sync()?;
     let stats = engine.db().stats();
     if stats.flushes > 0 {
@@ -101,6 +104,14 @@ pub fn fill(args: &Args) -> benches::Result<(u64, u64)> {
     Ok((stats.wal_bytes, stats.user_bytes_written))
 }
 
+/// Which key the fill writes `i`th, for `--recovery-order`.
+fn permutation(args: &Args, pairs: u64) -> Box<dyn Fn(u64) -> u64 + Sync> {
+    match args.recovery_order {
+        KeyOrder::Ascending => Box::new(|i| i),
+        KeyOrder::Scrambled => Box::new(scrambler(pairs)),
+    }
+}
+
 /// The timed reopen (the `recovery-reopen` mode runs this in a fresh process), checking that
 /// the last pair written is there.
 pub fn reopen_timed(args: &Args) -> benches::Result<Duration> {
@@ -108,11 +119,12 @@ pub fn reopen_timed(args: &Args) -> benches::Result<Duration> {
     let at = Instant::now();
     let engine = KvStoreEngine::open(&opts)?;
     let elapsed = at.elapsed();
-    let last = engine.get(&key(pairs - 1))?;
-    if last.as_deref() != Some(values.value(pairs - 1, 0)) {
+    let last_id = permutation(args, pairs)(pairs - 1);
+    let last = engine.get(&key(last_id))?;
+    if last.as_deref() != Some(values.value(last_id, 0)) {
         return Err(benches::Error::WrongResult {
             engine: "kvstore",
-            key: format!("{}", pairs - 1),
+            key: format!("{last_id}"),
             reason: "the last pair written is not there after recovery".into(),
         });
     }
@@ -186,9 +198,10 @@ impl fmt::Display for Recovery {
             .collect();
         write!(
             f,
-            "recovery: reopened over {:.1} MiB of unflushed WAL ({} pairs, {:.1} MiB of keys and values) {}: {} s; median {:.3} s: {:.0} MB/s of WAL replayed (target >= 500 MB/s)",
+            "recovery: reopened over {:.1} MiB of unflushed WAL ({} pairs in {} key order, {:.1} MiB of keys and values) {}: {} s; median {:.3} s: {:.0} MB/s of WAL replayed (target >= 500 MB/s)",
             self.wal_bytes as f64 / (1 << 20) as f64,
             self.pairs,
+            self.order.name(),
             self.user_bytes as f64 / (1 << 20) as f64,
             if self.fresh {
                 "each time in a fresh process after the writing process exited (as after a crash)"
