@@ -15,9 +15,12 @@
 //! before it fix it) whatever thread inserts it and when.
 //!
 //! Measured on the 2-core VM of 2026-11-28, reopening over 1121 MiB of WAL (9.26 million
-//! 16-byte keys, 100-byte values), median of interleaved fresh-process runs: see the commit
-//! that introduced this design. The design before it inserted each 8192-record batch in log
-//! order on two alternating threads.
+//! 16-byte keys, 100-byte values) in fresh processes, interleaved with the design before (each
+//! 8192-record batch inserted in log order, batches alternating between two threads): keys
+//! written in ascending order 3.46-5.10 s before, 3.01-3.39 s after; in a scrambled order
+//! 15.3-17.3 s before, 4.5-5.3 s after. One inserting thread rather than two: on this VM
+//! log-order inserts of ascending keys were already faster on one (3.12-3.26 s against
+//! 3.40-3.86 s), and the CPUs are busy anyway (the WAL's reader, this thread, page faults).
 //!
 //! Errors: a WAL error ends the replay with that error (the inserter's queue is closed, it
 //! finishes what it was given, and is joined before the error is returned); a panic on the
