@@ -33,7 +33,7 @@ use std::sync::Arc;
 /// bytes per entry, 74.7 beyond the key and value (217.3 and 101.3 with the earlier 48-byte,
 /// 16-byte-aligned key; 245 and 129 when each value had its own `Arc` block). Still an
 /// estimate used to decide when a memtable is full, not an exact accounting; keys longer than
-/// the inline 22 bytes add a heap block.
+/// the inline 22 bytes add two heap blocks (the key's bytes and the thin pointer to them).
 pub const ENTRY_OVERHEAD_BYTES: usize = 75;
 
 /// An in-memory sorted buffer of writes, shared by many threads.
