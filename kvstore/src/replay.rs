@@ -7,7 +7,8 @@
 //! to [`CHUNK_RECORDS`]: small chunks start the inserter early, and while the memtable is
 //! small they are as good for its cache as large ones); the chunk is sorted
 //! by key ([`Prepared::sort`], one pass when the log's keys already ascend) and handed to an
-//! inserting thread while this one prepares the next. Sorting is what makes a log of random
+//! inserting thread while this one prepares the next; once a chunk had to be sorted, a second
+//! inserting thread joins (scattered inserts wait on memory, and two of them overlap). Sorting is what makes a log of random
 //! keys fast to replay: a skip-list insert at a random place of a large memtable misses the
 //! cache at nearly every level, while inserts in key order find the path of the previous one
 //! in cache (memtable's `prepared.rs` has the measurements). Order does not change the
@@ -18,9 +19,11 @@
 //! 16-byte keys, 100-byte values) in fresh processes, interleaved with the design before (each
 //! 8192-record batch inserted in log order, batches alternating between two threads): keys
 //! written in ascending order 3.46-5.10 s before, 3.01-3.39 s after; in a scrambled order
-//! 15.3-17.3 s before, 4.5-5.3 s after. One inserting thread rather than two: on this VM
-//! log-order inserts of ascending keys were already faster on one (3.12-3.26 s against
+//! 15.3-17.3 s before, 4.5-5.3 s after. One inserting thread for ascending keys: on this VM
+//! log-order inserts of ascending keys were faster on one than on two (3.12-3.26 s against
 //! 3.40-3.86 s), and the CPUs are busy anyway (the WAL's reader, this thread, page faults).
+//! A second one once keys come out of order: scrambled keys, 6 interleaved pairs, median 6.0 ->
+//! 5.0 s (faster in 5 of 6); ascending keys unchanged (no second thread is started).
 //!
 //! Errors: a WAL error ends the replay with that error (the inserter's queue is closed, it
 //! finishes what it was given, and is joined before the error is returned); a panic on the
@@ -29,11 +32,12 @@
 use crate::error::Result;
 use common::{SeqNo, ValueKind};
 use memtable::{MemTable, Prepared};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use wal::RecordBatch;
 
 /// Records per sorted chunk: 2^19 entries hold 28 MiB of keys and value places (the values
-/// themselves are already in the memtable's arena); at most three chunks exist at a time.
+/// themselves are already in the memtable's arena); at most four chunks exist at a time (one
+/// filling, one queued, one per inserter).
 /// Measured (1121 MiB of WAL, interleaved pairs): 2^20 was no faster with ascending keys and
 /// 3-8% slower with scrambled ones, and held 115 MB more at the peak; 2^18 was 10-17% slower
 /// with scrambled keys.
@@ -67,22 +71,30 @@ fn replay_in_chunks(
         return replay_here(replay, mem, last_seq, chunk_records);
     }
     std::thread::scope(|s| {
-        // Chunks to insert go one way; emptied ones come back to be filled again.
+        // Chunks to insert go one way (to whichever inserter is free); emptied ones come back
+        // to be filled again.
         let (full_tx, full_rx) = mpsc::sync_channel::<Prepared>(1);
         let (empty_tx, empty_rx) = mpsc::channel::<Prepared>();
-        let inserter = std::thread::Builder::new()
-            .name("kvstore-replay".into())
-            .spawn_scoped(s, move || {
-                for mut chunk in full_rx {
-                    mem.insert_prepared(&mut chunk);
-                    // The preparing side may be gone (it failed): nothing to give back then.
-                    let _ = empty_tx.send(chunk);
-                }
-            });
-        let Ok(inserter) = inserter else {
+        let full_rx = Arc::new(Mutex::new(full_rx));
+        let insert_chunks = move || loop {
+            let next = full_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+            let Ok(mut chunk) = next else {
+                return; // the preparing side is done (or failed)
+            };
+            mem.insert_prepared(&mut chunk);
+            // The preparing side may be gone (it failed): nothing to give back then.
+            let _ = empty_tx.send(chunk);
+        };
+        let spawn = |name: &str| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn_scoped(s, insert_chunks.clone())
+        };
+        let Ok(inserter) = spawn("kvstore-replay") else {
             // No thread to be had: insert everything here.
             return replay_here(replay, mem, last_seq, chunk_records);
         };
+        let mut inserters = vec![inserter];
         let mut seq = last_seq;
         let mut chunk = mem.prepared();
         let mut limit = FIRST_CHUNK_RECORDS.min(chunk_records);
@@ -96,25 +108,31 @@ fn replay_in_chunks(
             seq += batch.len() as SeqNo;
             if chunk.len() >= limit {
                 limit = (limit * 2).min(chunk_records);
-                chunk.sort();
+                if chunk.sort() && inserters.len() == 1 {
+                    // Keys out of order: inserts land all over the memtable, and a second
+                    // inserter pays (see the module doc). One that cannot start is no loss.
+                    inserters.extend(spawn("kvstore-replay-2"));
+                }
                 let next = empty_rx.try_recv().unwrap_or_else(|_| mem.prepared());
                 if let Err(mpsc::SendError(mut back)) =
                     full_tx.send(std::mem::replace(&mut chunk, next))
                 {
-                    // The inserter is gone (it panicked): insert here; the join below
-                    // resumes its panic.
+                    // Every inserter is gone (they panicked): insert here; the joins below
+                    // resume the panic.
                     mem.insert_prepared(&mut back);
                 }
             }
         };
         if outcome.is_ok() && !chunk.is_empty() {
-            // The last chunk, here, while the inserter finishes the one before.
+            // The last chunk, here, while the inserters finish the ones before.
             chunk.sort();
             mem.insert_prepared(&mut chunk);
         }
         drop(full_tx);
-        if let Err(panic) = inserter.join() {
-            std::panic::resume_unwind(panic);
+        for inserter in inserters {
+            if let Err(panic) = inserter.join() {
+                std::panic::resume_unwind(panic);
+            }
         }
         outcome
     })

@@ -57,11 +57,14 @@ impl Prepared {
 
     /// Puts the entries in internal-key order (user key ascending, newest first), the order in
     /// which inserting them touches the least memory. Entries already in that order (a log of
-    /// ascending keys) are checked in one pass and not moved.
-    pub fn sort(&mut self) {
-        if !self.entries.is_sorted_by(|a, b| a.0 <= b.0) {
-            self.entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    /// ascending keys) are checked in one pass and not moved. Returns whether they had to be
+    /// moved.
+    pub fn sort(&mut self) -> bool {
+        if self.entries.is_sorted_by(|a, b| a.0 <= b.0) {
+            return false;
         }
+        self.entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        true
     }
 
     /// Forgets the entries after they were inserted.
@@ -104,7 +107,8 @@ mod tests {
         assert_eq!(batch.len(), 5);
         assert!(prepared_into.is_empty());
         assert_eq!(prepared_into.get(b"a", 100), Lookup::Absent);
-        batch.sort();
+        assert!(batch.sort(), "out of order: moved");
+        assert!(!batch.sort(), "in order: left as it is");
         let order: Vec<_> = batch
             .entries
             .iter()
