@@ -15,6 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// An open database. `Send + Sync + Clone`: share it between threads freely.
+///
+/// Dropping the last handle stops the background threads and syncs the WAL. Iterators and
+/// snapshots taken from it keep working after that, and keep the database's files and its
+/// lock: the directory can be opened again once they are dropped too ([`Error::Locked`]
+/// until then).
 #[derive(Clone)]
 pub struct Db {
     handle: Arc<Handle>,

@@ -54,8 +54,13 @@ pub enum Error {
         /// Why the value was refused.
         reason: String,
     },
-    /// Another process (or another `Db` in this process) has the database open.
-    #[error("database at {path} is locked by another process: {source}")]
+    /// Another process has the database open, or this one does: a `Db` handle, or an
+    /// iterator or snapshot taken from one (they keep the database open after the last `Db`
+    /// handle is dropped, until they are dropped too).
+    #[error(
+        "database at {path} is locked: another process has it open, or this one does (a Db \
+         handle, or an iterator or snapshot that outlived its Db): {source}"
+    )]
     Locked {
         /// The database directory.
         path: PathBuf,

@@ -199,6 +199,44 @@ fn a_second_open_of_the_same_directory_is_refused() {
     assert!(matches!(second, Err(Error::Locked { .. })), "{second:?}");
 }
 
+/// An iterator or a snapshot keeps the database open (its files and its lock) after the last
+/// `Db` handle is dropped: it goes on reading, a reopen is refused until it is dropped too.
+#[test]
+fn iterators_and_snapshots_keep_the_database_open_until_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::builder(tmp.path()).open().unwrap();
+    for i in 0..100u32 {
+        db.put(format!("k{i:03}"), b"v").unwrap();
+    }
+    db.flush().unwrap();
+    db.put(b"k100", b"in the memtable").unwrap();
+    let mut it = db.iter();
+    let snap = db.snapshot();
+    drop(db);
+
+    let refused = Db::builder(tmp.path()).open();
+    let Err(e @ Error::Locked { .. }) = refused else {
+        panic!("a reopen while an iterator lives: {refused:?}");
+    };
+    let message = e.to_string();
+    assert!(message.contains("iterator or snapshot"), "{message}");
+    assert_eq!(it.next().unwrap().unwrap().0, b"k000".to_vec());
+    assert_eq!(it.count(), 100, "the rest, memtable included");
+    assert_eq!(
+        snap.get(b"k100").unwrap(),
+        Some(b"in the memtable".to_vec())
+    );
+
+    let refused = Db::builder(tmp.path()).open();
+    assert!(
+        matches!(refused, Err(Error::Locked { .. })),
+        "the snapshot still lives"
+    );
+    drop(snap);
+    let db = Db::builder(tmp.path()).open().unwrap();
+    assert_eq!(db.get(b"k100").unwrap(), Some(b"in the memtable".to_vec()));
+}
+
 #[test]
 fn bad_options_and_missing_databases_are_clear_errors() {
     let mem = MemFs::new();

@@ -364,7 +364,10 @@ impl FileSystem for MemFs {
         if !st.locks.insert(path.clone()) {
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
-                format!("{} is locked by another process", path.display()),
+                format!(
+                    "{} is held by another open of it (this process or another)",
+                    path.display()
+                ),
             ));
         }
         Ok(DirLock::new(Box::new(MemLockGuard {

@@ -252,7 +252,10 @@ impl FileSystem for RealFs {
             Ok(()) => Ok(DirLock::new(Box::new(file))),
             Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
-                format!("{} is locked by another process", path.display()),
+                format!(
+                    "{} is held by another open of it (this process or another)",
+                    path.display()
+                ),
             )),
             Err(fs::TryLockError::Error(e)) => Err(annotate(e, path)),
         }
