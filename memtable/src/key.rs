@@ -14,6 +14,7 @@
 //! without building a key. `dyn KeyView` orders exactly as [`common::InternalKey`] does (user
 //! key ascending, trailer descending); the tests check that.
 
+use crate::long_key::LongKey;
 use common::{SeqNo, ValueKind};
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -57,10 +58,9 @@ pub struct MemKey {
     bytes: [u8; INLINE_KEY_BYTES],
     /// The user key's length when it is inline; [`SPILLED`] when it is in `spill`.
     len: u8,
-    /// The whole user key when it is longer than [`INLINE_KEY_BYTES`]. A thin pointer (a box
-    /// of a boxed slice) keeps this field 8 bytes; long keys pay a second hop only when their
-    /// first 16 bytes compare equal.
-    spill: Option<Box<Box<[u8]>>>,
+    /// The whole user key when it is longer than [`INLINE_KEY_BYTES`], in one heap block
+    /// behind an 8-byte pointer (`long_key.rs`); read only when the first 16 bytes tie.
+    spill: Option<LongKey>,
 }
 
 /// [`MemKey::len`] of a key kept in `spill`.
@@ -75,7 +75,7 @@ impl MemKey {
         let (len, spill) = if user_key.len() <= INLINE_KEY_BYTES {
             (user_key.len() as u8, None)
         } else {
-            (SPILLED, Some(Box::new(Box::from(user_key))))
+            (SPILLED, Some(LongKey::new(user_key)))
         };
         MemKey {
             trailer: (seq << 8) | kind as u64,
@@ -107,7 +107,7 @@ impl MemKey {
 impl KeyView for MemKey {
     fn user_key(&self) -> &[u8] {
         match &self.spill {
-            Some(key) => key,
+            Some(key) => key.bytes(),
             None => &self.bytes[..self.len as usize],
         }
     }

@@ -3,7 +3,7 @@
 //! A [`MemTable`] maps internal keys (user key, sequence number, kind) to values in a lock-free
 //! skip list (`crossbeam-skiplist`), so many threads insert and read at once without a global
 //! lock. It keeps an estimate of its size in bytes ([`MemTable::approximate_size_bytes`]: keys,
-//! values and [`ENTRY_OVERHEAD_BYTES`] per entry) so the engine can tell when it is full.
+//! values and [`ENTRY_OVERHEAD_BYTES`] per entry, more for long keys: [`entry_charge`]) so the engine can tell when it is full.
 //!
 //! - [`MemTable::get`] answers a point lookup at a snapshot: found, deleted, or absent.
 //! - [`MemTable::iter`] gives a [`MemTableIter`], a double-ended
@@ -39,15 +39,17 @@
 //! it.seek_to_last().unwrap();
 //! assert_eq!(it.user_key(), b"pear");
 //! ```
-// `unsafe` only in arena.rs (the values' bump arena; see its safety model and measurements).
+// `unsafe` only in arena.rs (the values' bump arena; see its safety model and measurements)
+// and long_key.rs (a long key in one heap block behind a thin pointer; measured there).
 #![deny(unsafe_code)]
 
 mod arena;
 mod iter;
 mod key;
+mod long_key;
 mod memtable;
 mod prepared;
 
 pub use iter::{MemTableIter, MAX_WINDOW, MIN_WINDOW};
-pub use memtable::{MemTable, ENTRY_OVERHEAD_BYTES};
+pub use memtable::{entry_charge, MemTable, ENTRY_OVERHEAD_BYTES, LONG_KEY_OVERHEAD_BYTES};
 pub use prepared::Prepared;

@@ -64,7 +64,7 @@ proptest! {
         for (k, seq, del, v) in &ops {
             let v = if *del { Vec::new() } else { v.clone() };
             mt.insert(k, *seq, kind(*del), &v);
-            expected_size += k.len() + v.len() + memtable::ENTRY_OVERHEAD_BYTES;
+            expected_size += memtable::entry_charge(k.len(), v.len());
             model.insert(InternalKey::new(k.clone(), *seq, kind(*del)), v);
         }
         prop_assert_eq!(mt.id(), 7);
@@ -166,4 +166,49 @@ fn long_walks_cross_window_refills() {
         it.next().unwrap();
     }
     assert_eq!(it.user_key(), format!("k{:05}", n - 1).as_bytes());
+}
+
+/// A key too long for the node is charged its own heap block, and keys around the inline
+/// limit (22 bytes) that share their first 16 bytes order and read back as the model says.
+#[test]
+fn long_keys_are_charged_and_ordered_like_short_ones() {
+    use memtable::{entry_charge, ENTRY_OVERHEAD_BYTES, LONG_KEY_OVERHEAD_BYTES};
+    assert_eq!(entry_charge(22, 5), 22 + 5 + ENTRY_OVERHEAD_BYTES);
+    assert_eq!(
+        entry_charge(23, 5),
+        23 + 5 + ENTRY_OVERHEAD_BYTES + LONG_KEY_OVERHEAD_BYTES
+    );
+    let mt = Arc::new(MemTable::new(1));
+    let mut model = Model::new();
+    let mut size = 0;
+    let mut seq = 0;
+    for len in [16usize, 17, 21, 22, 23, 24, 40, 300] {
+        for last in [b'a', b'b'] {
+            let mut key = vec![b'p'; len];
+            key[len - 1] = last;
+            seq += 1;
+            mt.insert(&key, seq, ValueKind::Put, &key[..3]);
+            size += entry_charge(len, 3);
+            model.insert(
+                InternalKey::new(key.clone(), seq, ValueKind::Put),
+                key[..3].to_vec(),
+            );
+        }
+    }
+    assert_eq!(mt.approximate_size_bytes(), size);
+    for k in model.keys() {
+        assert_eq!(
+            mt.get(&k.user_key, MAX_SEQNO),
+            model_get(&model, &k.user_key, MAX_SEQNO)
+        );
+    }
+    let mut it = mt.iter();
+    it.seek_to_first().unwrap();
+    let mut got = Vec::new();
+    while it.valid() {
+        got.push(it.user_key().to_vec());
+        it.next().unwrap();
+    }
+    let want: Vec<Vec<u8>> = model.keys().map(|k| k.user_key.clone()).collect();
+    assert_eq!(got, want);
 }
