@@ -13,6 +13,20 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+/// Under `Os` and `Batch`, written bytes are handed to [`WritableFile::start_writeback`] in
+/// steps of this size (RocksDB's `wal_bytes_per_sync`), so the device writes the segment while
+/// it fills instead of all at its next fdatasync: a rotation's seal (an fdatasync of the whole
+/// segment, on the writer's path) and `sync` then wait for the last step only.
+/// Measured in `compare child --case=kvstore:fillrandom` (2-vCPU VM, 2026-11-28, `strace -T`):
+/// the seals' and the final `sync`'s fdatasyncs took 34.9-44.7 ms without, at most 0.95 ms
+/// with. Puts/s did not move beyond the runs' spread (9 interleaved pairs, faster in 5 and
+/// slower in 4).
+pub(crate) const WRITEBACK_STEP: u64 = 1 << 20;
+
+/// The page size assumed for writeback ranges (only whole pages behind the cursor are asked
+/// for; a larger real page only makes the request cover less).
+const WRITEBACK_PAGE: u64 = 4096;
+
 /// The segment being appended to.
 #[derive(Debug)]
 pub(crate) struct ActiveSegment {
@@ -29,6 +43,9 @@ pub(crate) struct ActiveSegment {
     write_buffer_bytes: usize,
     /// Zero-filled space is kept this far ahead of the writer (0: none).
     prealloc_step: u64,
+    /// Written bytes from here on have not been handed to [`WritableFile::start_writeback`]
+    /// (see [`WRITEBACK_STEP`]); `None` under `Always`, whose every round fdatasyncs anyway.
+    writeback_from: Option<u64>,
     /// The file's length: the end of the zero-filled space, or `file_end`.
     prealloc_end: u64,
     /// Preallocate by writing zeros, not only allocating (see `WalConfig::zero_fill`).
@@ -48,6 +65,7 @@ impl ActiveSegment {
         let prealloc_step = config.preallocate_step();
         let mapped = config.maps();
         let zero_fill = config.zero_fill();
+        let background_writeback = config.fsync_policy != crate::FsyncPolicy::Always;
         let mut file = file;
         let prealloc_end = fs.file_size(&path)?;
         if mapped && prealloc_step > 0 {
@@ -62,6 +80,7 @@ impl ActiveSegment {
             prealloc_end,
             zero_fill,
             id,
+            writeback_from: background_writeback.then(|| file.position()),
             file_end: file.position(),
             file,
             sync_handle,
@@ -129,10 +148,27 @@ impl ActiveSegment {
         self.file.append(&self.buf)?;
         self.file_end += self.buf.len() as u64;
         self.buf.clear();
+        self.start_background_writeback()?;
         if self.buf.capacity() > 4 * self.write_buffer_bytes {
             self.buf = Vec::with_capacity(self.write_buffer_bytes + (self.write_buffer_bytes >> 2));
         }
         Ok(())
+    }
+
+    /// Under `Os` and `Batch`: once [`WRITEBACK_STEP`] bytes or more were written since the
+    /// last call, asks the OS to start writing back the whole pages among them (a hint, see
+    /// `WritableFile::start_writeback`). The page the cursor is in is left out: the next
+    /// appends store into it again.
+    fn start_background_writeback(&mut self) -> io::Result<()> {
+        let Some(from) = self.writeback_from else {
+            return Ok(());
+        };
+        let to = self.file_end - self.file_end % WRITEBACK_PAGE;
+        if to < from + WRITEBACK_STEP {
+            return Ok(());
+        }
+        self.writeback_from = Some(to);
+        self.file.start_writeback(from, to - from)
     }
 
     /// Writes the buffer and asks the OS to start writing it back to the device now (a
@@ -150,6 +186,7 @@ impl ActiveSegment {
         self.file.truncate(len)?;
         self.file_end = len;
         self.prealloc_end = len;
+        self.writeback_from = self.writeback_from.map(|w| w.min(len));
         Ok(())
     }
 
@@ -179,5 +216,109 @@ impl ActiveSegment {
         out.clear();
         out.extend_from_slice(&self.buf[from..to]);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FsyncPolicy;
+    use common::MemFs;
+    use std::path::Path;
+    use std::time::Duration;
+
+    /// A segment file that records the writeback hints it gets.
+    #[derive(Debug)]
+    struct Recording {
+        inner: Box<dyn WritableFile>,
+        hints: Arc<Mutex<Vec<(u64, u64)>>>,
+    }
+
+    impl WritableFile for Recording {
+        fn append(&mut self, data: &[u8]) -> io::Result<()> {
+            self.inner.append(data)
+        }
+        fn sync_data(&mut self) -> io::Result<()> {
+            self.inner.sync_data()
+        }
+        fn sync_all(&mut self) -> io::Result<()> {
+            self.inner.sync_all()
+        }
+        fn position(&self) -> u64 {
+            self.inner.position()
+        }
+        fn truncate(&mut self, len: u64) -> io::Result<()> {
+            self.inner.truncate(len)
+        }
+        fn preallocate(&mut self, len: u64) -> io::Result<()> {
+            self.inner.preallocate(len)
+        }
+        fn start_writeback(&mut self, offset: u64, len: u64) -> io::Result<()> {
+            self.hints.lock().unwrap().push((offset, len));
+            Ok(())
+        }
+    }
+
+    /// Writes `chunks` buffers of `chunk` bytes through a segment under `policy`; returns the
+    /// hints and the file's end.
+    fn hints_for(policy: FsyncPolicy, chunks: usize, chunk: usize) -> (Vec<(u64, u64)>, u64) {
+        let fs = MemFs::new();
+        let path = Path::new("/seg");
+        let mut file = fs.create(path).unwrap();
+        file.append(&[0u8; 33]).unwrap(); // an unaligned start, as after a segment header
+        let hints = Arc::new(Mutex::new(Vec::new()));
+        let recording = Box::new(Recording {
+            inner: file,
+            hints: hints.clone(),
+        });
+        let config = WalConfig {
+            fsync_policy: policy,
+            fs: fs.shared(),
+            ..WalConfig::default()
+        };
+        let mut seg = ActiveSegment::new(&fs, path.into(), 1, recording, &config).unwrap();
+        for i in 0..chunks {
+            seg.buf.extend(std::iter::repeat_n(i as u8, chunk));
+            seg.flush().unwrap();
+        }
+        let got = hints.lock().unwrap().clone();
+        (got, seg.file_end)
+    }
+
+    #[test]
+    fn os_and_batch_start_writeback_behind_the_writer_in_whole_pages() {
+        for policy in [
+            FsyncPolicy::Os,
+            FsyncPolicy::Batch(Duration::from_millis(5)),
+        ] {
+            let (hints, end) = hints_for(policy, 50, 100_003);
+            assert!(hints.len() >= 3, "{policy:?}: {hints:?}");
+            let mut next = 33; // where the first hint starts: the cursor at open
+            for &(offset, len) in &hints {
+                assert_eq!(offset, next, "{policy:?}: contiguous, nothing asked twice");
+                assert!(len >= WRITEBACK_STEP, "{policy:?}: steps of at least 1 MiB");
+                next = offset + len;
+                assert_eq!(
+                    next % WRITEBACK_PAGE,
+                    0,
+                    "{policy:?}: ends on a page boundary"
+                );
+            }
+            assert!(
+                next <= end - end % WRITEBACK_PAGE,
+                "never the page being written"
+            );
+            assert!(
+                end - next < WRITEBACK_STEP + WRITEBACK_PAGE,
+                "at most a step is left"
+            );
+        }
+    }
+
+    #[test]
+    fn always_leaves_writeback_to_its_fdatasyncs() {
+        let (hints, end) = hints_for(FsyncPolicy::Always, 50, 100_003);
+        assert!(end > 4 << 20);
+        assert!(hints.is_empty(), "{hints:?}");
     }
 }
