@@ -23,8 +23,10 @@ use std::sync::{Arc, Mutex};
 /// slower in 4).
 pub(crate) const WRITEBACK_STEP: u64 = 1 << 20;
 
-/// The page size assumed for writeback ranges (only whole pages behind the cursor are asked
-/// for; a larger real page only makes the request cover less).
+/// The page size assumed for writeback ranges: only whole 4 KiB pages behind the cursor are
+/// asked for. (On a system with larger pages the kernel rounds the range out to its pages,
+/// which may take in the page being written; a store into a page under writeback waits for
+/// it only where the device requires stable pages.)
 const WRITEBACK_PAGE: u64 = 4096;
 
 /// The segment being appended to.
@@ -148,7 +150,7 @@ impl ActiveSegment {
         self.file.append(&self.buf)?;
         self.file_end += self.buf.len() as u64;
         self.buf.clear();
-        self.start_background_writeback()?;
+        self.start_background_writeback();
         if self.buf.capacity() > 4 * self.write_buffer_bytes {
             self.buf = Vec::with_capacity(self.write_buffer_bytes + (self.write_buffer_bytes >> 2));
         }
@@ -158,17 +160,19 @@ impl ActiveSegment {
     /// Under `Os` and `Batch`: once [`WRITEBACK_STEP`] bytes or more were written since the
     /// last call, asks the OS to start writing back the whole pages among them (a hint, see
     /// `WritableFile::start_writeback`). The page the cursor is in is left out: the next
-    /// appends store into it again.
-    fn start_background_writeback(&mut self) -> io::Result<()> {
+    /// appends store into it again. A failed hint is ignored: it is never a durability point,
+    /// and the fdatasync that does make these bytes durable reports any real error (failing
+    /// here would poison the log over a hint).
+    fn start_background_writeback(&mut self) {
         let Some(from) = self.writeback_from else {
-            return Ok(());
+            return;
         };
         let to = self.file_end - self.file_end % WRITEBACK_PAGE;
         if to < from + WRITEBACK_STEP {
-            return Ok(());
+            return;
         }
         self.writeback_from = Some(to);
-        self.file.start_writeback(from, to - from)
+        let _ = self.file.start_writeback(from, to - from);
     }
 
     /// Writes the buffer and asks the OS to start writing it back to the device now (a
