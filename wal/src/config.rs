@@ -152,6 +152,14 @@ impl WalConfig {
         self.fsync_policy == FsyncPolicy::Always
     }
 
+    /// Whether written bytes are handed to writeback a step at a time behind the writer
+    /// (`writer.rs`, `WRITEBACK_STEP`): under `Os` and `Batch`, whose fdatasyncs come rarely
+    /// and would otherwise find a whole segment dirty. Not under `Always`: every round
+    /// fdatasyncs what it wrote.
+    pub(crate) fn writeback_behind(&self) -> bool {
+        self.fsync_policy != FsyncPolicy::Always
+    }
+
     /// The length a new segment is zero-filled to, if preallocating.
     pub(crate) fn new_segment_len(&self) -> Option<u64> {
         let step = self.preallocate_step();

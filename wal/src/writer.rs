@@ -67,7 +67,6 @@ impl ActiveSegment {
         let prealloc_step = config.preallocate_step();
         let mapped = config.maps();
         let zero_fill = config.zero_fill();
-        let background_writeback = config.fsync_policy != crate::FsyncPolicy::Always;
         let mut file = file;
         let prealloc_end = fs.file_size(&path)?;
         if mapped && prealloc_step > 0 {
@@ -82,7 +81,7 @@ impl ActiveSegment {
             prealloc_end,
             zero_fill,
             id,
-            writeback_from: background_writeback.then(|| file.position()),
+            writeback_from: config.writeback_behind().then(|| file.position()),
             file_end: file.position(),
             file,
             sync_handle,
