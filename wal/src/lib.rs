@@ -15,6 +15,9 @@
 //!   naming the file and offset, or skipped and reported ([`RecoveryMode`]).
 //! - Replay for recovery: [`blocking::Wal::replay_from`] reads, checksums and decodes on a
 //!   thread of its own and hands over [`RecordBatch`]es of borrowed [`RecordRef`]s.
+//! - Replay in place: [`blocking::Wal::replay_mapped`] maps the segments and gives each
+//!   record's key and value as byte ranges in them ([`MappedReplay`]), for an engine that keeps
+//!   recovered records where they are.
 //! - Two-phase appends for engines that order their own sequence numbers with the log:
 //!   [`Wal::append_no_wait`] then [`Wal::wait_durable`].
 //!
@@ -60,6 +63,7 @@ mod gather;
 mod group_write;
 mod handle;
 mod maintenance;
+mod mapped_replay;
 mod position;
 mod reader;
 mod record;
@@ -74,6 +78,7 @@ mod writer;
 
 pub use config::{Compression, FsyncPolicy, RecoveryMode, WalConfig, PREALLOCATE_STEP};
 pub use error::{Error, Result};
+pub use mapped_replay::{MappedRecord, MappedReplay, MappedStep};
 pub use position::Position;
 pub use record::{AsRecord, Record};
 pub use record_ref::RecordRef;
