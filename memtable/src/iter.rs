@@ -11,10 +11,15 @@
 //!
 //! Entries inserted while a cursor walks are seen if they fall beyond the current window and not
 //! otherwise; either way the cursor yields entries in strictly increasing (or decreasing) order.
+//!
+//! A memtable made from a sorted run (run.rs) has no skip list: its cursor is an index into
+//! the run's sorted entries, moved by binary search on a seek and by one on a step, and
+//! `pos == usize::MAX` when not valid (the window stays empty).
 
 use crate::arena::Slice;
 use crate::key::{KeyView, LookupKey, MemKey};
 use crate::memtable::MemTable;
+use crate::run::Run;
 use common::{InternalIterator, InternalKey, SeqNo, ValueKind};
 use std::convert::Infallible;
 use std::ops::Bound;
@@ -42,14 +47,17 @@ pub struct MemTableIter {
     pos: usize,
     /// How many entries the next refill copies.
     next_window: usize,
+    /// The table is a sorted run: `pos` indexes its entries.
+    run: bool,
 }
 
 impl MemTableIter {
     pub(crate) fn new(table: Arc<MemTable>) -> MemTableIter {
         MemTableIter {
+            run: table.run().is_some(),
             table,
             window: Vec::new(),
-            pos: 0,
+            pos: usize::MAX,
             next_window: MIN_WINDOW,
         }
     }
@@ -96,6 +104,15 @@ impl MemTableIter {
         self.pos = self.window.len().saturating_sub(1);
     }
 
+    fn run(&self) -> &Run {
+        self.table.run().expect("a run cursor walks a run")
+    }
+
+    /// Puts a run cursor on entry `i` (not valid unless `i < len`).
+    fn run_at(&mut self, i: usize) {
+        self.pos = if i < self.run().len() { i } else { usize::MAX };
+    }
+
     fn grow(&mut self) -> usize {
         let n = self.next_window;
         self.next_window = (n * 2).min(MAX_WINDOW);
@@ -111,10 +128,17 @@ impl InternalIterator for MemTableIter {
     type Error = Infallible;
 
     fn valid(&self) -> bool {
+        if self.run {
+            return self.pos != usize::MAX;
+        }
         self.pos < self.window.len()
     }
 
     fn seek_to_first(&mut self) -> Result<(), Infallible> {
+        if self.run {
+            self.run_at(0);
+            return Ok(());
+        }
         self.next_window = MIN_WINDOW;
         let n = self.grow();
         self.fill_forward(Bound::Unbounded, n);
@@ -122,6 +146,10 @@ impl InternalIterator for MemTableIter {
     }
 
     fn seek_to_last(&mut self) -> Result<(), Infallible> {
+        if self.run {
+            self.run_at(self.run().len().wrapping_sub(1));
+            return Ok(());
+        }
         self.next_window = MIN_WINDOW;
         let n = self.grow();
         self.fill_backward(Bound::Unbounded, n);
@@ -129,6 +157,11 @@ impl InternalIterator for MemTableIter {
     }
 
     fn seek(&mut self, target: &InternalKey) -> Result<(), Infallible> {
+        if self.run {
+            let i = self.run().lower_bound(&target.user_key, target.trailer());
+            self.run_at(i);
+            return Ok(());
+        }
         self.next_window = MIN_WINDOW;
         let n = self.grow();
         let probe = LookupKey::new(&target.user_key, target.trailer());
@@ -137,6 +170,11 @@ impl InternalIterator for MemTableIter {
     }
 
     fn seek_for_prev(&mut self, target: &InternalKey) -> Result<(), Infallible> {
+        if self.run {
+            let i = self.run().upper_bound(&target.user_key, target.trailer());
+            self.run_at(i.wrapping_sub(1));
+            return Ok(());
+        }
         self.next_window = MIN_WINDOW;
         let n = self.grow();
         let probe = LookupKey::new(&target.user_key, target.trailer());
@@ -146,6 +184,10 @@ impl InternalIterator for MemTableIter {
 
     fn next(&mut self) -> Result<(), Infallible> {
         assert!(self.valid(), "MemTableIter::next while not valid");
+        if self.run {
+            self.run_at(self.pos + 1);
+            return Ok(());
+        }
         if self.pos + 1 < self.window.len() {
             self.pos += 1;
             return Ok(());
@@ -159,6 +201,10 @@ impl InternalIterator for MemTableIter {
 
     fn prev(&mut self) -> Result<(), Infallible> {
         assert!(self.valid(), "MemTableIter::prev while not valid");
+        if self.run {
+            self.run_at(self.pos.wrapping_sub(1));
+            return Ok(());
+        }
         if self.pos > 0 {
             self.pos -= 1;
             return Ok(());
@@ -170,19 +216,35 @@ impl InternalIterator for MemTableIter {
     }
 
     fn user_key(&self) -> &[u8] {
+        if self.run {
+            assert!(self.valid(), "MemTableIter used while not valid");
+            return self.run().user_key(self.pos);
+        }
         self.current().0.user_key()
     }
 
     fn seq(&self) -> SeqNo {
+        if self.run {
+            assert!(self.valid(), "MemTableIter used while not valid");
+            return self.run().seq(self.pos);
+        }
         self.current().0.seq()
     }
 
     fn kind(&self) -> ValueKind {
+        if self.run {
+            assert!(self.valid(), "MemTableIter used while not valid");
+            return self.run().kind(self.pos);
+        }
         self.current().0.kind()
     }
 
     #[allow(unsafe_code)]
     fn value(&self) -> &[u8] {
+        if self.run {
+            assert!(self.valid(), "MemTableIter used while not valid");
+            return self.run().value(self.pos);
+        }
         // SAFETY: the window's slices were copied from `self.table`'s map, whose values all
         // come from its arena; `self.table` (an `Arc`) keeps the arena alive for this borrow.
         unsafe { self.current().1.bytes(self.table.arena()) }

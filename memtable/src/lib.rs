@@ -6,6 +6,8 @@
 //! values and [`ENTRY_OVERHEAD_BYTES`] per entry, more for long keys: [`entry_charge`]) so the engine can tell when it is full.
 //!
 //! - [`MemTable::get`] answers a point lookup at a snapshot: found, deleted, or absent.
+//! - [`RunBuilder`] makes a frozen memtable at once from records that sit in memory already
+//!   (a recovered log's mapped segments): sorted places, no copies, no inserts.
 //! - [`MemTable::iter`] gives a [`MemTableIter`], a double-ended
 //!   [`common::InternalIterator`] that owns an `Arc` of the table and never fails.
 //!
@@ -49,7 +51,9 @@ mod key;
 mod long_key;
 mod memtable;
 mod prepared;
+mod run;
 
 pub use iter::{MemTableIter, MAX_WINDOW, MIN_WINDOW};
 pub use memtable::{entry_charge, MemTable, ENTRY_OVERHEAD_BYTES, LONG_KEY_OVERHEAD_BYTES};
 pub use prepared::Prepared;
+pub use run::{RunBuilder, RunBytes, RUN_ENTRY_BYTES};

@@ -15,6 +15,7 @@ use crate::arena::{Arena, Slice};
 use crate::iter::MemTableIter;
 use crate::key::{KeyView, LookupKey, MemKey};
 use crate::prepared::Prepared;
+use crate::run::Run;
 use common::{InternalKey, Lookup, SeqNo, ValueKind, MAX_SEQNO};
 use crossbeam_epoch::Guard;
 use crossbeam_skiplist::SkipList;
@@ -67,6 +68,9 @@ pub struct MemTable {
     /// when a flushed memtable is dropped, not after every node.
     arena: Arena,
     map: SkipList<MemKey, Slice>,
+    /// A memtable made from a sorted run ([`crate::RunBuilder`]) holds its entries here, and
+    /// nothing in `map`; it takes no inserts.
+    run: Option<Run>,
     size_bytes: AtomicUsize,
     /// `u64::MAX` while empty.
     min_seq: AtomicU64,
@@ -83,10 +87,31 @@ impl MemTable {
             identity: NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed),
             arena: Arena::new(),
             map: SkipList::new(crossbeam_epoch::default_collector().clone()),
+            run: None,
             size_bytes: AtomicUsize::new(0),
             min_seq: AtomicU64::new(u64::MAX),
             max_seq: AtomicU64::new(0),
         }
+    }
+
+    /// The frozen memtable of a finished [`crate::RunBuilder`].
+    pub(crate) fn from_run(id: u64, run: Run, charge: usize, lo: SeqNo, hi: SeqNo) -> MemTable {
+        let mut mt = MemTable::new(id);
+        mt.run = Some(run);
+        mt.account(charge, lo, hi);
+        mt
+    }
+
+    /// The sorted run, for a memtable made from one.
+    pub(crate) fn run(&self) -> Option<&Run> {
+        self.run.as_ref()
+    }
+
+    fn assert_takes_inserts(&self) {
+        assert!(
+            self.run.is_none(),
+            "a memtable made from a sorted run takes no inserts"
+        );
     }
 
     /// The id given to [`MemTable::new`].
@@ -115,6 +140,7 @@ impl MemTable {
         &self,
         entries: impl IntoIterator<Item = (&'a [u8], SeqNo, ValueKind, &'a [u8])>,
     ) {
+        self.assert_takes_inserts();
         let guard = &crossbeam_epoch::pin();
         let (mut charge, mut lo, mut hi) = (0, u64::MAX, 0);
         for (user_key, seq, kind, value) in entries {
@@ -148,6 +174,7 @@ impl MemTable {
         value: &[u8],
     ) {
         assert_eq!(batch.owner, self.identity, "a Prepared of another memtable");
+        self.assert_takes_inserts();
         assert!(seq <= MAX_SEQNO, "sequence number {seq} exceeds MAX_SEQNO");
         batch.charge += entry_charge(user_key.len(), value.len());
         (batch.lo, batch.hi) = (batch.lo.min(seq), batch.hi.max(seq));
@@ -191,6 +218,17 @@ impl MemTable {
     /// The newest version of `user_key` with `seq <= snapshot`.
     #[allow(unsafe_code)]
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Lookup {
+        if let Some(run) = &self.run {
+            let trailer = InternalKey::seek_key(Vec::new(), snapshot).trailer();
+            let i = run.lower_bound(user_key, trailer);
+            if i == run.len() || run.user_key(i) != user_key {
+                return Lookup::Absent;
+            }
+            return match run.kind(i) {
+                ValueKind::Put => Lookup::Found(run.value(i).to_vec()),
+                ValueKind::Delete => Lookup::Deleted,
+            };
+        }
         let probe = LookupKey::new(
             user_key,
             InternalKey::seek_key(Vec::new(), snapshot).trailer(),
@@ -214,12 +252,15 @@ impl MemTable {
 
     /// The number of entries (versions, tombstones included).
     pub fn len(&self) -> usize {
-        self.map.len()
+        match &self.run {
+            Some(run) => run.len(),
+            None => self.map.len(),
+        }
     }
 
     /// Whether no entry was inserted.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
     /// The smallest sequence number inserted, `None` while empty.
