@@ -28,6 +28,13 @@ pub struct Options {
     /// total at or above this waits for the flush to end. 0: no limit beyond
     /// `max_immutable_memtables`. Default: 0. Allowed: 0, or at least `memtable_size_bytes`.
     pub memtable_memory_limit_bytes: usize,
+    /// A log replayed at open whose records take at least this many bytes (keys, values and
+    /// 40 bytes of place each) is kept where it is: a frozen memtable of places in the mapped
+    /// segments, handed to the flush thread at once (see `replay.rs`). A smaller one, or one
+    /// that cannot be mapped (a file system without maps, compressed records), is replayed into
+    /// the active memtable, which is frozen at open only if it is full. Default: 64 MiB;
+    /// `usize::MAX`: never in place.
+    pub recovery_flush_bytes: usize,
     /// How many frozen memtables may wait for the flush thread before writers wait.
     /// Default: 2. Allowed: 1 ..= 64.
     pub max_immutable_memtables: usize,
@@ -66,6 +73,7 @@ impl fmt::Debug for Options {
             .field("create_if_missing", &self.create_if_missing)
             .field("memtable_size_bytes", &self.memtable_size_bytes)
             .field("max_immutable_memtables", &self.max_immutable_memtables)
+            .field("recovery_flush_bytes", &self.recovery_flush_bytes)
             .field(
                 "memtable_memory_limit_bytes",
                 &self.memtable_memory_limit_bytes,
@@ -91,6 +99,7 @@ impl Options {
             memtable_size_bytes: 64 << 20,
             max_immutable_memtables: 2,
             memtable_memory_limit_bytes: 0,
+            recovery_flush_bytes: 64 << 20,
             fsync_policy: FsyncPolicy::Always,
             block_cache_bytes: 32 << 20,
             wal_segment_size_bytes: 64 << 20,
@@ -227,6 +236,11 @@ impl DbBuilder {
     /// See [`Options::memtable_memory_limit_bytes`].
     pub fn memtable_memory_limit_bytes(mut self, bytes: usize) -> Self {
         self.options.memtable_memory_limit_bytes = bytes;
+        self
+    }
+    /// See [`Options::recovery_flush_bytes`].
+    pub fn recovery_flush_bytes(mut self, bytes: usize) -> Self {
+        self.options.recovery_flush_bytes = bytes;
         self
     }
     /// See [`Options::fsync_policy`].

@@ -5,8 +5,11 @@
 //! CURRENT -> manifest -> version, last sequence S, log start L   (version_set.rs)
 //! remove tables the version does not name (a crash mid-flush), old manifests, temp files
 //! open the WAL (it cuts a torn tail per its recovery mode)
-//! replay the WAL from L into a fresh memtable, giving records S+1, S+2, ... in log order
-//! if that memtable is over the size limit: freeze it (WAL rotated) for the flush thread
+//! replay the WAL from L, giving records S+1, S+2, ... in log order: in place (a frozen run
+//!   of places in the mapped segments) if it holds recovery_flush_bytes or more, otherwise
+//!   into a fresh memtable (replay.rs)
+//! if that memtable is over the size limit, or is a run: freeze it (WAL rotated) for the
+//!   flush thread
 //! ```
 //!
 //! Why replay reassigns the original sequence numbers: numbers are given under the write lock
@@ -74,12 +77,26 @@ pub(crate) fn open_engine(opts: Options) -> Result<Engine> {
     // Replay: records after the log start get the numbers after the last flushed one.
     let log_start = wal::Position::from_bytes(versions.log_start());
     let cache = (opts.block_cache_bytes > 0).then(|| BlockCache::new(opts.block_cache_bytes));
-    let recovered = Arc::new(memtable::MemTable::new(1));
-    // The WAL reads, checksums and decodes on its own thread, a batch ahead of the inserts,
-    // which run on two threads (replay.rs).
-    let mut replay = wal.replay_from(log_start)?;
-    let seq = crate::replay::replay_into(&mut replay, &recovered, versions.last_sequence())?;
-    drop(replay);
+    let last = versions.last_sequence();
+    // In place when the log is large and can be (replay.rs); otherwise into a memtable.
+    let (recovered, seq, in_place) = match crate::replay::replay_in_place(&wal, log_start, last, 1)?
+    {
+        Some((run, seq))
+            if !run.is_empty() && run.approximate_size_bytes() >= opts.recovery_flush_bytes =>
+        {
+            (Arc::new(run), seq, true)
+        }
+        // Small: into a memtable that takes writes, as a classic replay would.
+        Some((run, seq)) => (Arc::new(crate::replay::copy_run(run, 1)), seq, false),
+        None => {
+            let mem = Arc::new(memtable::MemTable::new(1));
+            // The WAL reads, checksums and decodes on its own thread, a batch ahead of the
+            // inserts, which run on two threads (replay.rs).
+            let mut replay = wal.replay_from(log_start)?;
+            let seq = crate::replay::replay_into(&mut replay, &mem, last)?;
+            (mem, seq, false)
+        }
+    };
     let engine = Engine::new(
         opts,
         wal,
@@ -90,8 +107,9 @@ pub(crate) fn open_engine(opts: Options) -> Result<Engine> {
         cache,
         2,
     );
-    if recovered.approximate_size_bytes() >= engine.opts.memtable_size_bytes {
-        // Too big to keep writing into: hand it to the flush thread like any full memtable.
+    if in_place || recovered.approximate_size_bytes() >= engine.opts.memtable_size_bytes {
+        // Too big to keep writing into, or a run of places (which takes no inserts): hand it
+        // to the flush thread like any full memtable.
         let mark = engine.wal.rotate()?;
         let fresh = engine.new_memtable();
         {
