@@ -32,7 +32,9 @@ pub struct Options {
     /// 40 bytes of place each) is kept where it is: a frozen memtable of places in the mapped
     /// segments, handed to the flush thread at once (see `replay.rs`). A smaller one, or one
     /// that cannot be mapped (a file system without maps, compressed records), is replayed into
-    /// the active memtable, which is frozen at open only if it is full. Default: 64 MiB;
+    /// the active memtable, which is frozen at open only if it is full. The run counts
+    /// against `memtable_memory_limit_bytes` like any frozen memtable until its flush ends, so
+    /// under a limit smaller than it, writes wait for that flush. Default: 64 MiB;
     /// `usize::MAX`: never in place.
     pub recovery_flush_bytes: usize,
     /// How many frozen memtables may wait for the flush thread before writers wait.
