@@ -480,16 +480,29 @@ fn mixed_faces_share_group_commits_across_rotations_without_losing_a_wakeup() {
 }
 
 fn mixed_faces_with_rotations(policy: FsyncPolicy) {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
     let fs = MemFs::new();
     let (wal, _) = Wal::open(config(&fs, policy)).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    // The rotator rotates once per append that returned since its last rotation: seals stay
+    // as dense as the appends, and bounded. (Rotating flat out made this test starve: every
+    // rotation syncs MemFs's directory, a copy of all its files, so a rotation took longer
+    // with each segment left behind, and the rotator, taking the rotation lock back at once,
+    // kept the round leaders from it; at 20,000 segments the appends had not finished in
+    // two minutes.)
+    let appended = Arc::new(AtomicUsize::new(0));
     let rotator = {
-        let (wal, stop) = (wal.clone(), stop.clone());
+        let (wal, stop, appended) = (wal.clone(), stop.clone(), appended.clone());
         std::thread::spawn(move || {
-            let mut rotations = 0;
+            let (mut rotations, mut seen) = (0, 0);
             while !stop.load(Ordering::Relaxed) {
+                let now = appended.load(Ordering::Relaxed);
+                if now == seen {
+                    std::thread::yield_now();
+                    continue;
+                }
+                seen = now;
                 wal.rotate().unwrap();
                 rotations += 1;
             }
@@ -508,23 +521,25 @@ fn mixed_faces_with_rotations(policy: FsyncPolicy) {
             let async_wal = wal.to_async();
             let tasks: Vec<_> = (0..4)
                 .map(|t| {
-                    let w = async_wal.clone();
+                    let (w, appended) = (async_wal.clone(), appended.clone());
                     rt.spawn(async move {
                         for i in 0..300 {
                             w.append(&Record::put(format!("a{t}-{i}"), [7u8; 40]))
                                 .await
                                 .unwrap();
+                            appended.fetch_add(1, Ordering::Relaxed);
                         }
                     })
                 })
                 .collect();
             let threads: Vec<_> = (0..4)
                 .map(|t| {
-                    let w = wal.clone();
+                    let (w, appended) = (wal.clone(), appended.clone());
                     std::thread::spawn(move || {
                         for i in 0..300 {
                             w.append(&Record::put(format!("b{t}-{i}"), [9u8; 40]))
                                 .unwrap();
+                            appended.fetch_add(1, Ordering::Relaxed);
                         }
                     })
                 })
