@@ -233,13 +233,18 @@ fn no_error(e: Infallible) -> Error {
 impl Engine {
     /// The open table of a live file (opened once, then shared).
     pub fn table(&self, f: &FileMeta) -> Result<Arc<sstable::Table>> {
-        if let Some(t) = f.table.get() {
-            return Ok(t.clone());
+        self.table_ref(f).cloned()
+    }
+
+    /// As [`Engine::table`], borrowed from the file's meta: a point read asks several tables
+    /// and need not count a reference to each.
+    fn table_ref<'f>(&self, f: &'f FileMeta) -> Result<&'f Arc<sstable::Table>> {
+        if f.table.get().is_none() {
+            let path = table_path(&self.dir, f.number);
+            let t = sstable::Table::open(self.fs.clone(), &path, f.number, self.cache.clone())?;
+            let _ = f.table.set(t);
         }
-        let path = table_path(&self.dir, f.number);
-        let t = sstable::Table::open(self.fs.clone(), &path, f.number, self.cache.clone())?;
-        let _ = f.table.set(t);
-        Ok(f.table.get().expect("just set").clone())
+        Ok(f.table.get().expect("set above"))
     }
 
     /// The value of `key` at snapshot `seq` (a registered snapshot's).
@@ -267,11 +272,12 @@ impl Engine {
                 Lookup::Absent => {}
             }
         }
+        let hash = sstable::filter::bloom_hash(key); // once, for every table's filter
         for f in rs.version.files_for_key(key) {
             if f.smallest_seq > seq {
                 continue; // every entry of the table is newer than the snapshot
             }
-            match self.table(f)?.get(key, seq)? {
+            match self.table_ref(f)?.get_hashed(key, hash, seq)? {
                 Lookup::Found(v) => return Ok(Some(v)),
                 Lookup::Deleted => return Ok(None),
                 Lookup::Absent => {}

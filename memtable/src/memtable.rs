@@ -229,6 +229,9 @@ impl MemTable {
                 ValueKind::Delete => Lookup::Deleted,
             };
         }
+        if self.map.is_empty() {
+            return Lookup::Absent; // spares the epoch pin (a fence) on an empty memtable
+        }
         let probe = LookupKey::new(
             user_key,
             InternalKey::seek_key(Vec::new(), snapshot).trailer(),

@@ -10,7 +10,7 @@ use crate::block::{Block, BlockError};
 use crate::block_iter::BlockIter;
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
-use crate::filter::BloomFilter;
+use crate::filter::{bloom_hash, BloomFilter};
 use crate::format::{
     check_trailer, decompress_reusing, BlockHandle, Footer, BLOCK_TRAILER_SIZE, FOOTER_SIZE,
 };
@@ -143,7 +143,14 @@ impl Table {
 
     /// The newest version of `user_key` with `seq <= snapshot`.
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Lookup> {
-        if !self.filter.may_contain(user_key) {
+        self.get_hashed(user_key, bloom_hash(user_key), snapshot)
+    }
+
+    /// As [`Table::get`], given the key's filter hash ([`bloom_hash`]`(user_key)`), so that a
+    /// read which asks several tables hashes the key once.
+    pub fn get_hashed(&self, user_key: &[u8], hash: u64, snapshot: SeqNo) -> Result<Lookup> {
+        debug_assert_eq!(hash, bloom_hash(user_key));
+        if !self.filter.may_contain_hash(hash) {
             return Ok(Lookup::Absent);
         }
         // The seek key (user_key, snapshot, Put), encoded on the stack when it is short.
