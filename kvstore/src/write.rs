@@ -5,7 +5,7 @@
 //!                wait while a flush runs and the memtables  (memtable_memory_limit_bytes;
 //!                  hold the memory limit                     0 = no limit)
 //!                seqs = next_seq .. next_seq + n            (one per record, no gaps)
-//!                wal.append_no_wait(records)                (one atomic batch, in seq order)
+//!                wal.append_for_wait(records)               (one atomic batch, in seq order)
 //!                memtable.insert(each record at its seq)     (a batch in key order: see below)
 //!                if memtable full: freeze it (see below)
 //!              unlock writer
@@ -73,7 +73,7 @@ impl Engine {
             self.limit_memtable_memory(&w)?;
             let mut last_pos = None;
             self.wal
-                .append_no_wait_with(ops, |p| last_pos = Some(p))
+                .append_for_wait_with(ops, |p| last_pos = Some(p))
                 .map_err(|e| self.poison(e.into()))?;
             let first = w.next_seq;
             let entry = |i: usize| {

@@ -13,7 +13,7 @@
 //! wal.close().unwrap();
 //! ```
 
-use crate::engine::{Engine, Wait};
+use crate::engine::{Engine, Handoff, Wait};
 use crate::error::Result;
 use crate::handle::Handle;
 use crate::reader::ReaderCore;
@@ -50,7 +50,7 @@ impl Wal {
     pub fn append(&self, record: &impl AsRecord) -> Result<Position> {
         let mut pos = Position::start();
         self.engine()
-            .append(std::slice::from_ref(record), |p| pos = p)?;
+            .append(std::slice::from_ref(record), Handoff::Waiter, |p| pos = p)?;
         self.wait_durable(pos)?;
         Ok(pos)
     }
@@ -58,7 +58,8 @@ impl Wal {
     /// Appends records as one batch (after a crash all are there or none) and waits as the
     /// policy says; returns their positions in order.
     pub fn append_batch(&self, records: &[impl AsRecord]) -> Result<Vec<Position>> {
-        let positions = self.append_no_wait(records)?;
+        let mut positions = Vec::with_capacity(records.len());
+        self.append_for_wait_with(records, |p| positions.push(p))?;
         if let Some(&last) = positions.last() {
             self.wait_durable(last)?;
         }
@@ -70,7 +71,8 @@ impl Wal {
     /// [`wait_durable`](Wal::wait_durable): until it returns, a process crash may lose them).
     pub fn append_no_wait(&self, records: &[impl AsRecord]) -> Result<Vec<Position>> {
         let mut positions = Vec::with_capacity(records.len());
-        self.engine().append(records, |p| positions.push(p))?;
+        self.engine()
+            .append(records, Handoff::Timer, |p| positions.push(p))?;
         Ok(positions)
     }
 
@@ -81,7 +83,21 @@ impl Wal {
         records: &[impl AsRecord],
         out: impl FnMut(Position),
     ) -> Result<()> {
-        self.engine().append(records, out)
+        self.engine().append(records, Handoff::Timer, out)
+    }
+
+    /// [`append_no_wait_with`](Self::append_no_wait_with) for a caller that calls
+    /// [`wait_durable`](Wal::wait_durable) on the last position next, after work of its own
+    /// (a store inserts into its memtable in between). The wait writes the bytes to the OS
+    /// itself, so the background thread is not woken to do it (a wake-up and a timer per
+    /// write for a lone durable writer). Bytes that no wait follows are still written with
+    /// the next append that does not wait, a sync, a rotation or close.
+    pub fn append_for_wait_with(
+        &self,
+        records: &[impl AsRecord],
+        out: impl FnMut(Position),
+    ) -> Result<()> {
+        self.engine().append(records, Handoff::Waiter, out)
     }
 
     /// Waits until the record at `pos` is as durable as the policy promises for a returned

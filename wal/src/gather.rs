@@ -84,7 +84,7 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::{lock, test_engine};
+    use crate::engine::{lock, test_engine, Handoff};
     use crate::FsyncPolicy;
     use std::time::Duration;
 
@@ -99,7 +99,11 @@ mod tests {
             engine.wait_durable_until(pos).unwrap();
             assert!(engine.durable_position() > pos);
             engine
-                .append(&[crate::Record::put(i.to_le_bytes(), "v")], |p| pos = p)
+                .append(
+                    &[crate::Record::put(i.to_le_bytes(), "v")],
+                    Handoff::Timer,
+                    |p| pos = p,
+                )
                 .unwrap();
         }
         let s = lock(&engine.sync);
@@ -135,7 +139,9 @@ mod tests {
         let (engine, first) = test_engine(FsyncPolicy::Always);
         let mut second = first;
         engine
-            .append(&[crate::Record::put("k2", "v2")], |p| second = p)
+            .append(&[crate::Record::put("k2", "v2")], Handoff::Timer, |p| {
+                second = p
+            })
             .unwrap();
         {
             let mut s = lock(&engine.sync);

@@ -19,7 +19,9 @@
 //!   record's key and value as byte ranges in them ([`MappedReplay`]), for an engine that keeps
 //!   recovered records where they are.
 //! - Two-phase appends for engines that order their own sequence numbers with the log:
-//!   [`Wal::append_no_wait`] then [`Wal::wait_durable`].
+//!   [`Wal::append_no_wait`] then [`Wal::wait_durable`] (on the blocking face,
+//!   [`blocking::Wal::append_for_wait_with`] when the wait surely follows: the background
+//!   thread is then not woken to write the bytes).
 //!
 //! ```
 //! use std::time::Duration;

@@ -5,7 +5,7 @@
 //! thread; file reads, rotation, truncation, deletion and close run under `spawn_blocking`.
 //! No runtime thread ever waits on an fsync.
 
-use crate::engine::{lock, Engine, Wait};
+use crate::engine::{lock, Engine, Handoff, Wait};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
 use crate::reader::{log_end, ReaderCore, Step};
@@ -49,8 +49,9 @@ impl Wal {
     /// [`FsyncPolicy`]: crate::FsyncPolicy
     pub async fn append(&self, record: &impl AsRecord) -> Result<Position> {
         let mut pos = Position::start();
+        // `Timer`, not `Waiter`: a dropped future never makes its wait.
         self.engine()
-            .append(std::slice::from_ref(record), |p| pos = p)?;
+            .append(std::slice::from_ref(record), Handoff::Timer, |p| pos = p)?;
         self.wait_durable(pos).await?;
         Ok(pos)
     }
@@ -70,7 +71,8 @@ impl Wal {
     /// [`wait_durable`](Wal::wait_durable): until it returns, a process crash may lose them). Not async: it never waits.
     pub fn append_no_wait(&self, records: &[impl AsRecord]) -> Result<Vec<Position>> {
         let mut positions = Vec::with_capacity(records.len());
-        self.engine().append(records, |p| positions.push(p))?;
+        self.engine()
+            .append(records, Handoff::Timer, |p| positions.push(p))?;
         Ok(positions)
     }
 
@@ -81,7 +83,7 @@ impl Wal {
         records: &[impl AsRecord],
         out: impl FnMut(Position),
     ) -> Result<()> {
-        self.engine().append(records, out)
+        self.engine().append(records, Handoff::Timer, out)
     }
 
     /// Waits until the record at `pos` is as durable as the policy promises for a returned
