@@ -49,8 +49,7 @@ impl Wal {
     /// [`FsyncPolicy`]: crate::FsyncPolicy
     pub fn append(&self, record: &impl AsRecord) -> Result<Position> {
         let mut pos = Position::start();
-        self.engine()
-            .append(std::slice::from_ref(record), Handoff::Waiter, |p| pos = p)?;
+        self.append_for_wait_with(std::slice::from_ref(record), |p| pos = p)?;
         self.wait_durable(pos)?;
         Ok(pos)
     }
@@ -71,8 +70,7 @@ impl Wal {
     /// [`wait_durable`](Wal::wait_durable): until it returns, a process crash may lose them).
     pub fn append_no_wait(&self, records: &[impl AsRecord]) -> Result<Vec<Position>> {
         let mut positions = Vec::with_capacity(records.len());
-        self.engine()
-            .append(records, Handoff::Timer, |p| positions.push(p))?;
+        self.append_no_wait_with(records, |p| positions.push(p))?;
         Ok(positions)
     }
 

@@ -71,8 +71,7 @@ impl Wal {
     /// [`wait_durable`](Wal::wait_durable): until it returns, a process crash may lose them). Not async: it never waits.
     pub fn append_no_wait(&self, records: &[impl AsRecord]) -> Result<Vec<Position>> {
         let mut positions = Vec::with_capacity(records.len());
-        self.engine()
-            .append(records, Handoff::Timer, |p| positions.push(p))?;
+        self.append_no_wait_with(records, |p| positions.push(p))?;
         Ok(positions)
     }
 

@@ -565,23 +565,6 @@ fn mixed_faces_with_rotations(policy: FsyncPolicy) {
     wal.close().unwrap();
 }
 
-/// The bytes of every `.wal` file in the log's directory, as the OS has them (written, not
-/// necessarily synced).
-fn bytes_in_segments(fs: &MemFs) -> Vec<u8> {
-    let dir = std::path::Path::new(DIR);
-    let mut names = fs.list_dir(dir).unwrap();
-    names.sort();
-    names
-        .iter()
-        .filter(|n| n.ends_with(".wal"))
-        .flat_map(|n| fs.read_all(&dir.join(n)).unwrap())
-        .collect()
-}
-
-fn holds(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 /// `append_for_wait_with` leaves the writing to the caller's wait: the background thread is
 /// not woken for it, so without the wait the bytes stay in the log's buffer; the wait writes
 /// them. An append nobody waits for is written by the background thread's timer, and takes
@@ -595,9 +578,9 @@ fn bytes_reach_the_os_through_the_wait_or_the_timer() {
         .unwrap();
     // Ten times the background thread's flush interval (1 ms): it was not asked.
     std::thread::sleep(Duration::from_millis(10));
-    assert!(!holds(&bytes_in_segments(&fs), b"written-by-the-wait"));
+    assert!(!file_has(&fs, b"written-by-the-wait"));
     wal.wait_durable(pos).unwrap();
-    assert!(holds(&bytes_in_segments(&fs), b"written-by-the-wait"));
+    assert!(file_has(&fs, b"written-by-the-wait"));
 
     wal.append_for_wait_with(&[Record::put("b", "never-waited-for")], |_| {})
         .unwrap();
@@ -605,8 +588,7 @@ fn bytes_reach_the_os_through_the_wait_or_the_timer() {
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let bytes = bytes_in_segments(&fs);
-        if holds(&bytes, b"never-waited-for") && holds(&bytes, b"nobody-waits") {
+        if file_has(&fs, b"never-waited-for") && file_has(&fs, b"nobody-waits") {
             break;
         }
         assert!(

@@ -8,11 +8,6 @@ use util::*;
 use wal::blocking::Wal;
 use wal::{FsyncPolicy, Record};
 
-fn file_has(fs: &common::MemFs, needle: &[u8]) -> bool {
-    let data = fs.read_all(&seg_path(1)).unwrap();
-    data.windows(needle.len()).any(|w| w == needle)
-}
-
 #[test]
 fn a_large_batch_reaches_the_file_before_its_sync_and_a_small_record_does_not() {
     let fs = common::MemFs::new();

@@ -21,6 +21,13 @@ pub fn seg_path(id: u64) -> PathBuf {
     Path::new(DIR).join(format!("{id:020}.wal"))
 }
 
+/// Whether the first segment's bytes, as the OS has them (written, not necessarily synced),
+/// hold `needle`.
+pub fn file_has(fs: &MemFs, needle: &[u8]) -> bool {
+    let data = fs.read_all(&seg_path(1)).unwrap();
+    data.windows(needle.len()).any(|w| w == needle)
+}
+
 pub fn read_all(wal: &Wal) -> Vec<(Record, Position)> {
     let mut r = wal.read_from(Position::start()).unwrap();
     let mut out = Vec::new();
