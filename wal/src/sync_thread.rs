@@ -3,6 +3,8 @@
 //! It sleeps on `Engine::sync_cv` until one of these is due:
 //! - a durability request (an `Always` append or a `sync()` waiting): one sync round, covering
 //!   every append made before it started; waiters arriving meanwhile share the next round;
+//! - a large `Always` append (4 KiB or more, see `Engine::append`): one sync round at once,
+//!   without the gather, while the appender does its own work before it waits;
 //! - `Batch(d)`: `d / 2` after the first unsynced append, a sync round, so every record is
 //!   durable within `d` of its append even if no append follows;
 //! - the write buffer has held bytes for [`FLUSH_INTERVAL`]: they are written to the file
@@ -65,7 +67,7 @@ impl Engine {
                     deadline,
                 )
             };
-            let requested = {
+            let (requested, early) = {
                 let mut s = lock(&self.sync);
                 if s.shutdown {
                     return;
@@ -88,17 +90,17 @@ impl Engine {
                     return;
                 }
                 s.kicked = false;
-                s.requested
+                (s.requested, std::mem::take(&mut s.early))
             };
             // Errors poison the log inside these calls; the thread carries on serving waiters,
             // which then see the poison.
             if rotate {
                 let _ = self.rotate_if_due();
             }
-            if requested {
+            if requested && !early {
                 self.gather_group();
             }
-            if requested || sync_due {
+            if requested || sync_due || early {
                 let _ = self.sync_round();
             } else if flush_due {
                 let _ = self.flush_round();

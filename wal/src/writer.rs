@@ -174,15 +174,6 @@ impl ActiveSegment {
         let _ = self.file.start_writeback(from, to - from);
     }
 
-    /// Writes the buffer and asks the OS to start writing it back to the device now (a
-    /// hint, see `WritableFile::start_writeback`), so the fdatasync that follows has less
-    /// to wait for.
-    pub fn flush_and_start_writeback(&mut self) -> io::Result<()> {
-        let from = self.file_end;
-        self.flush()?;
-        self.file.start_writeback(from, self.file_end - from)
-    }
-
     /// Flushes, then cuts the file to `len` (at or before the flushed end).
     pub fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.flush()?;
