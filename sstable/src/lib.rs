@@ -44,6 +44,7 @@
 pub mod block;
 pub mod block_builder;
 pub mod block_iter;
+mod block_sink;
 pub mod cache;
 mod error;
 pub mod filter;

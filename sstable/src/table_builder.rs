@@ -1,23 +1,23 @@
 //! Writes a table: entries in internal-key order in, a finished and fsynced file out
 //! (`docs/sstable-format.md` for the layout).
 //!
-//! Data blocks are cut when they reach `block_size_bytes`; each is compressed (when asked and
-//! when that makes it smaller), given its trailer and appended, and its last key and handle go
-//! to the index. `finish` then appends the filter, properties and index blocks and the footer,
-//! and fsyncs the file. It does not sync the directory: the engine does, once it has decided to
-//! keep the file.
+//! Data blocks are cut when they reach `block_size_bytes` and handed, in batches, to the
+//! table's sink (`block_sink.rs`): each is compressed (when asked and when that makes it
+//! smaller), given its trailer and appended, and its last key and handle go to the index. From
+//! the first full batch on the sink runs on a thread of its own, so compression overlaps the
+//! encoding of the next entries. `finish` joins it, then appends the filter, properties and
+//! index blocks and the footer, and fsyncs the file. It does not sync the directory: the engine
+//! does, once it has decided to keep the file. The bytes are the same either way.
 
 use crate::block::Block;
 use crate::block_builder::BlockBuilder;
+use crate::block_sink::{BlockSink, DataBlock, Sink, BATCH_BLOCKS};
 use crate::error::{Error, Result};
 use crate::filter::{bloom_hash, build_filter};
-use crate::format::{
-    encode_stored_block, BlockHandle, Compression, Footer, BLOCK_TRAILER_SIZE, FOOTER_SIZE,
-    INDEX_RESTART_INTERVAL,
-};
+use crate::format::{Compression, Footer, BLOCK_TRAILER_SIZE, FOOTER_SIZE, INDEX_RESTART_INTERVAL};
 use crate::properties::TableProperties;
 use common::ikey::{compare_encoded, split_encoded};
-use common::{FileSystem, InternalKey, SeqNo, ValueKind, WritableFile, MAX_SEQNO};
+use common::{FileSystem, InternalKey, SeqNo, ValueKind, MAX_SEQNO};
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,26 +53,19 @@ impl Default for TableOptions {
 pub struct TableBuilder {
     fs: Arc<dyn FileSystem>,
     path: PathBuf,
-    file: Box<dyn WritableFile>,
     options: TableOptions,
     data_block: BlockBuilder,
-    index_block: BlockBuilder,
+    /// Finished data blocks not yet handed to the sink (at most [`BATCH_BLOCKS`]).
+    batch: Vec<DataBlock>,
+    /// Stores the blocks; `None` once a write failed.
+    sink: Option<Sink>,
     /// The encoded last key added (meaningful once `props.entries > 0`).
     last_key: Vec<u8>,
     scratch: Vec<u8>,
     /// Bloom hashes of the distinct user keys.
     key_hashes: Vec<u64>,
     props: TableProperties,
-    /// The table's length so far: bytes written plus `pending`.
-    offset: u64,
-    /// Encoded bytes not yet written to the file (see [`WRITE_BUFFER_BYTES`]).
-    pending: Vec<u8>,
-    failed: bool,
 }
-
-/// Blocks are gathered into writes of about this size. A 2 KiB block per `write` call cost
-/// a system call per block: 17,000 of them for a 64 MiB memtable's flush.
-const WRITE_BUFFER_BYTES: usize = 256 << 10;
 
 impl TableBuilder {
     /// Creates (truncating) the file at `path` and starts a table.
@@ -87,12 +80,18 @@ impl TableBuilder {
             source,
         })?;
         let empty_key = InternalKey::new(Vec::new(), 0, ValueKind::Delete);
+        let sink = BlockSink::new(
+            file,
+            path.to_path_buf(),
+            options.compression,
+            BlockBuilder::new(INDEX_RESTART_INTERVAL),
+        );
         Ok(TableBuilder {
             fs,
             path: path.to_path_buf(),
-            file,
             data_block: BlockBuilder::new(options.block_restart_interval),
-            index_block: BlockBuilder::new(INDEX_RESTART_INTERVAL),
+            batch: Vec::new(),
+            sink: Some(Sink::Here(sink)),
             options,
             last_key: Vec::new(),
             scratch: Vec::new(),
@@ -113,9 +112,6 @@ impl TableBuilder {
                 index_bytes: 0,
                 file_size_bytes: 0,
             },
-            offset: 0,
-            pending: Vec::new(),
-            failed: false,
         })
     }
 
@@ -135,7 +131,7 @@ impl TableBuilder {
         kind: ValueKind,
         value: &[u8],
     ) -> Result<()> {
-        if self.failed {
+        if self.sink.is_none() {
             return Err(self.invalid("a write to this table failed earlier; abandon it"));
         }
         if seq > MAX_SEQNO {
@@ -172,7 +168,10 @@ impl TableBuilder {
         self.data_block.add(&self.scratch, value);
         std::mem::swap(&mut self.last_key, &mut self.scratch);
         if self.data_block.size_estimate() >= self.options.block_size_bytes {
-            self.flush_data_block()?;
+            self.cut_data_block();
+            if self.batch.len() >= BATCH_BLOCKS {
+                self.hand_over_batch()?;
+            }
         }
         Ok(())
     }
@@ -180,11 +179,9 @@ impl TableBuilder {
     /// About how big the file would be if finished now.
     pub fn estimated_size_bytes(&self) -> u64 {
         let filter = self.key_hashes.len() * self.options.bloom_bits_per_key / 8;
-        self.offset
-            + (self.data_block.size_estimate()
-                + self.index_block.size_estimate()
-                + filter
-                + FOOTER_SIZE) as u64
+        let batched: usize = self.batch.iter().map(|(c, _)| c.len()).sum();
+        let stored = self.sink.as_ref().map_or(0, Sink::size_estimate);
+        stored + (batched + self.data_block.size_estimate() + filter + FOOTER_SIZE) as u64
     }
 
     /// Entries added so far.
@@ -200,28 +197,35 @@ impl TableBuilder {
     /// Writes the pending data block, the filter, properties and index blocks and the footer,
     /// then fsyncs the file. A table must hold at least one entry (else `abandon` it).
     pub fn finish(mut self) -> Result<TableProperties> {
-        if self.failed {
+        if self.sink.is_none() {
             return Err(self.invalid("a write to this table failed earlier; abandon it"));
         }
         if self.props.entries == 0 {
             return Err(self.invalid("a table needs at least one entry; abandon an empty builder"));
         }
         if !self.data_block.is_empty() {
-            self.flush_data_block()?;
+            self.cut_data_block();
         }
         self.props.largest = InternalKey::decode(&self.last_key)
             .ok_or_else(|| self.invalid("last key does not decode"))?;
+        self.hand_over_batch()?;
+        // Every data block is stored (the sink's thread, if any, is joined): the rest of the
+        // table is written here.
+        let mut sink = self.sink.take().expect("checked above").into_inner()?;
+        self.props.data_blocks = sink.stats.blocks;
+        self.props.data_uncompressed_bytes = sink.stats.uncompressed_bytes;
+        self.props.data_stored_bytes = sink.stats.stored_bytes;
 
         let filter = build_filter(&self.key_hashes, self.options.bloom_bits_per_key);
-        let filter_handle = self.write_block(&filter, Compression::None)?;
+        let filter_handle = sink.write_block(&filter, Compression::None)?;
         self.props.filter_bytes = filter_handle.size + BLOCK_TRAILER_SIZE as u64;
 
         let properties = self.props.encode();
-        let properties_handle = self.write_block(&properties, Compression::None)?;
+        let properties_handle = sink.write_block(&properties, Compression::None)?;
 
-        let index = self.index_block.finish();
+        let index = sink.index_block.finish();
         debug_assert!(Block::new(index.clone()).is_ok());
-        let index_handle = self.write_block(&index, self.options.compression)?;
+        let index_handle = sink.write_block(&index, self.options.compression)?;
         self.props.index_bytes = index_handle.size + BLOCK_TRAILER_SIZE as u64;
 
         let footer = Footer {
@@ -229,25 +233,20 @@ impl TableBuilder {
             properties: properties_handle,
             index: index_handle,
         };
-        self.append(&footer.encode())?;
-        self.write_pending()?;
-        self.file.sync_all().map_err(|source| {
-            self.failed = true;
-            Error::Io {
-                file: self.path.clone(),
-                op: "fsync".into(),
-                source,
-            }
-        })?;
-        self.props.file_size_bytes = self.offset;
+        sink.append(&footer.encode())?;
+        sink.sync()?;
+        self.props.file_size_bytes = sink.offset;
         Ok(self.props)
     }
 
     /// Gives up on the table and removes its partial file (best effort: the engine also
     /// removes files no manifest names when it opens).
     pub fn abandon(self) {
-        let TableBuilder { fs, path, file, .. } = self;
-        drop(file);
+        let TableBuilder { fs, path, sink, .. } = self;
+        // The file is closed first (the sink's thread, if any, ends and is joined).
+        if let Some(sink) = sink {
+            let _ = sink.into_inner();
+        }
         let _ = fs.remove_file(&path);
     }
 
@@ -258,59 +257,37 @@ impl TableBuilder {
         }
     }
 
-    fn flush_data_block(&mut self) -> Result<()> {
+    /// Ends the data block being built and queues it for the sink.
+    fn cut_data_block(&mut self) {
         let contents = self.data_block.finish();
         debug_assert!(Block::new(contents.clone()).is_ok());
-        let handle = self.write_block(&contents, self.options.compression)?;
-        let mut value = Vec::with_capacity(20);
-        handle.encode_varint(&mut value);
-        self.index_block.add(&self.last_key, &value);
-        self.props.data_blocks += 1;
-        self.props.data_uncompressed_bytes += contents.len() as u64;
-        self.props.data_stored_bytes += handle.size + BLOCK_TRAILER_SIZE as u64;
-        Ok(())
+        self.batch.push((contents, self.last_key.clone()));
     }
 
-    fn write_block(&mut self, contents: &[u8], compression: Compression) -> Result<BlockHandle> {
-        let (mut stored, trailer) = encode_stored_block(contents, compression);
-        let handle = BlockHandle {
-            offset: self.offset,
-            size: stored.len() as u64,
-        };
-        stored.extend_from_slice(&trailer);
-        self.append(&stored)?;
-        Ok(handle)
-    }
-
-    /// Adds `bytes` to the table; they reach the file in writes of about
-    /// [`WRITE_BUFFER_BYTES`] (`finish` writes the rest before its fsync).
-    fn append(&mut self, bytes: &[u8]) -> Result<()> {
-        self.pending.extend_from_slice(bytes);
-        self.offset += bytes.len() as u64;
-        if self.pending.len() >= WRITE_BUFFER_BYTES {
-            self.write_pending()?;
-        }
-        Ok(())
-    }
-
-    /// Writes the gathered bytes to the file.
-    fn write_pending(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
+    /// Hands the queued data blocks to the sink. The first full batch moves the sink to a
+    /// thread of its own (a table of one batch or less is written in place). A failure
+    /// leaves the builder failed.
+    fn hand_over_batch(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
             return Ok(());
         }
-        if let Err(source) = self.file.append(&self.pending) {
-            self.failed = true;
-            return Err(Error::Io {
-                file: self.path.clone(),
-                op: format!(
-                    "write of {} bytes at offset {}",
-                    self.pending.len(),
-                    self.offset - self.pending.len() as u64
-                ),
-                source,
-            });
+        let Some(mut sink) = self.sink.take() else {
+            return Err(self.invalid("a write to this table failed earlier; abandon it"));
+        };
+        if self.batch.len() >= BATCH_BLOCKS && matches!(sink, Sink::Here(_)) {
+            sink = match sink.start_thread() {
+                Ok(sink) => sink,
+                Err(source) => {
+                    return Err(Error::Io {
+                        file: self.path.clone(),
+                        op: "start of the table's writer thread".into(),
+                        source,
+                    })
+                }
+            };
         }
-        self.pending.clear();
+        let batch = std::mem::take(&mut self.batch);
+        self.sink = Some(sink.add_data_blocks(batch)?);
         Ok(())
     }
 }
