@@ -297,13 +297,20 @@ impl Engine {
             let before = active.logical_end();
             active.encode_batch(records, self.config.compression, &mut st.scratch, &mut out);
             let encoded = active.logical_end() - before;
-            if st.unflushed_since.is_none() || st.unsynced_since.is_none() {
+            // The timers start with the first append after a hand-off (and a sync round). A
+            // `Waiter` append starts no flush timer, so the clock is read only when a timer
+            // starts: under `Os` with waiting writers that is about never (it was once per
+            // append: 0.7% of fillrandom's perf samples; callgrind, 50,000 puts: 597 -> 572
+            // instructions per append).
+            let arm_flush = st.unflushed_since.is_none() && handoff == Handoff::Timer;
+            let arm_sync = st.unsynced_since.is_none();
+            if arm_flush || arm_sync {
                 let now = Instant::now();
-                if st.unflushed_since.is_none() && handoff == Handoff::Timer {
+                if arm_flush {
                     st.unflushed_since = Some(now);
                     wake_idle = true;
                 }
-                if st.unsynced_since.is_none() {
+                if arm_sync {
                     st.unsynced_since = Some(now);
                     kick |= matches!(self.config.fsync_policy, FsyncPolicy::Batch(_));
                 }
