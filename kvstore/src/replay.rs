@@ -2,8 +2,8 @@
 //! memtable (records prepared and sorted in large chunks on this thread, inserted on another).
 //!
 //! **In place** ([`replay_in_place`]): the WAL maps its segments and gives each record's key
-//! and value as byte ranges in them (wal's `MappedReplay`, which checks every frame's crc32c
-//! as a reader does); a [`RunBuilder`] keeps those places, 40 bytes a record, sorted once
+//! and value as byte ranges in them (wal's `MappedReplay`, which checks the crc32c of every
+//! frame the WAL's open did not already check); a [`RunBuilder`] keeps those places, 40 bytes a record, sorted once
 //! (no sort when the log's keys ascend; two halves on two threads and one merge otherwise),
 //! and makes a frozen memtable that reads the keys and values from the maps. Nothing is
 //! copied and no skip list is built. The open then hands that memtable to the flush thread

@@ -158,6 +158,10 @@ pub(crate) struct Engine {
     /// Bumped by each `truncate_after`; readers compare.
     pub epoch: AtomicU64,
     pub skips: Arc<[SkippedRange]>,
+    /// The log's end as the open found it: the open's scan verified the checksum of every
+    /// frame before it (but those in `skips`). Valid while `epoch` is 0 (no `truncate_after`
+    /// reused positions before it).
+    pub verified_end: Position,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -184,6 +188,7 @@ impl Engine {
         let (durable_tx, _) = watch::channel(start);
         let engine = Arc::new(Engine {
             skips: rec.info.skipped.clone().into(),
+            verified_end: start,
             state: Mutex::new(State {
                 active: Some(rec.active),
                 segments: rec.segments,
