@@ -350,15 +350,8 @@ impl Engine {
         if self.tail_async_waiters.load(Ordering::SeqCst) > 0 {
             self.tail_notify.notify_waiters();
         }
-        if early {
-            // The round covers this batch: it flushes the buffer (written above) and syncs.
-            let mut s = lock(&self.sync);
-            s.early = true;
-            s.kicked = true;
-            drop(s);
-            self.sync_cv.notify_one();
-        } else if kick {
-            self.kick();
+        if early || kick {
+            self.kick(early);
         } else if wake_idle {
             // The sync thread's flush timer hands buffered bytes nobody waits for (from
             // `append_no_wait`) to the OS; a thread already on a timer sees them when it wakes.
@@ -372,9 +365,11 @@ impl Engine {
         Ok(())
     }
 
-    /// Wakes the sync thread to look at the timers and flags.
-    pub fn kick(&self) {
+    /// Wakes the sync thread to look at the timers and flags; with `early`, to start a sync
+    /// round at once (it covers a large batch just written, see `append`).
+    fn kick(&self, early: bool) {
         let mut s = lock(&self.sync);
+        s.early |= early;
         s.kicked = true;
         drop(s);
         self.sync_cv.notify_one();
