@@ -80,6 +80,9 @@ pub struct MappedReplay {
     /// The current segment (index) and offset in it.
     seg: usize,
     offset: u64,
+    /// The segment (index) where this replay ends: `ids.len()`, or the next one for a replay
+    /// made by [`MappedReplay::split`].
+    until: usize,
     max_payload: u64,
     /// Frames before this position were checksum-verified by the open's scan (see
     /// `Engine::verified_end`); `Position::start()` if the log was truncated since.
@@ -158,11 +161,12 @@ impl MappedReplay {
             max_payload: max_payload_for(engine.config.max_record_bytes),
             verified_end,
             engine,
-            ids,
             maps,
             ends,
             seg: 0,
             offset,
+            until: ids.len(),
+            ids,
             scratch: Record::default(),
         }))
     }
@@ -180,13 +184,41 @@ impl MappedReplay {
             .expect("only mapped segments are kept")
     }
 
+    /// This replay as one replay per segment left, in log order, to be run on as many
+    /// threads: the first goes on from where this one stands, each other starts at its
+    /// segment's first frame, and each ends at its segment's end, so their records one after
+    /// another are this replay's records (and their errors, segment by segment). Each lends
+    /// all the segments ([`segments`](Self::segments)): a record's `segment` index means the
+    /// same in all of them.
+    pub fn split(self) -> Vec<MappedReplay> {
+        (self.seg..self.until)
+            .map(|seg| MappedReplay {
+                engine: self.engine.clone(),
+                ids: self.ids.clone(),
+                maps: self.maps.clone(),
+                ends: self.ends.clone(),
+                seg,
+                offset: if seg == self.seg {
+                    self.offset
+                } else {
+                    SEGMENT_HEADER_LEN
+                },
+                until: seg + 1,
+                max_payload: self.max_payload,
+                verified_end: self.verified_end,
+                scratch: Record::default(),
+            })
+            .collect()
+    }
+
     /// The next record's place, the end, or the news that a record is compressed. A damaged
     /// frame is an error naming the segment file and the frame's offset.
     pub fn next_step(&mut self) -> Result<MappedStep> {
         loop {
-            let Some(&end) = self.ends.get(self.seg) else {
+            if self.seg >= self.until {
                 return Ok(MappedStep::End);
-            };
+            }
+            let end = self.ends[self.seg];
             let id = self.ids[self.seg];
             if let Some(skip) = self.engine.skips.iter().find(|s| {
                 s.segment_id == id && s.from_offset <= self.offset && self.offset < s.to_offset
@@ -310,11 +342,31 @@ mod tests {
         while let Some(x) = r.next_record().unwrap() {
             classic.push(x);
         }
+        let replay = || {
+            wal.replay_mapped(pos)
+                .unwrap()
+                .expect("a real file system maps")
+        };
         let mut mapped = Vec::new();
-        let mut m = wal
-            .replay_mapped(pos)
-            .unwrap()
-            .expect("a real file system maps");
+        drain(&mut replay(), &mut mapped);
+        // Split by segment, the replays one after another (the last one first, as another
+        // thread might) give the same records.
+        let mut parts: Vec<Records> = replay()
+            .split()
+            .into_iter()
+            .rev()
+            .map(|mut m| {
+                let mut records = Vec::new();
+                drain(&mut m, &mut records);
+                records
+            })
+            .collect();
+        parts.reverse();
+        assert_eq!(parts.concat(), mapped, "split from {pos:?}");
+        (classic, mapped)
+    }
+
+    fn drain(m: &mut MappedReplay, into: &mut Records) {
         loop {
             match m.next_step().unwrap() {
                 MappedStep::Record(r) => {
@@ -324,13 +376,12 @@ mod tests {
                         value: bytes[r.value.clone()].to_vec(),
                         tombstone: r.tombstone,
                     };
-                    mapped.push((rec, r.position));
+                    into.push((rec, r.position));
                 }
                 MappedStep::Compressed(p) => panic!("compressed at {p:?}"),
                 MappedStep::End => break,
             }
         }
-        (classic, mapped)
     }
 
     fn fill(wal: &Wal, n: u32) -> Vec<Position> {
