@@ -3,17 +3,19 @@
 //!
 //! **In place** ([`replay_in_place`]): the WAL maps its segments and gives each record's key
 //! and value as byte ranges in them (wal's `MappedReplay`, which checks the crc32c of every
-//! frame the WAL's open did not already check); a [`RunBuilder`] keeps those places, 40 bytes a record, sorted once
-//! (no sort when the log's keys ascend; two halves on two threads and one merge otherwise),
-//! and makes a frozen memtable that reads the keys and values from the maps. Nothing is
-//! copied and no skip list is built. The open then hands that memtable to the flush thread
-//! like any full one (the WAL is rotated first, so its segments are never written again;
-//! they are deleted once the flush is in the manifest, the maps keep their pages until the
-//! memtable is dropped). Recovery.rs takes this path when the records hold
-//! `Options::recovery_flush_bytes` or more (64 MiB by default) and the file system maps
-//! files; a smaller log is copied from the run into the active memtable, which goes on
-//! taking writes; a log with a compressed record, or on a file system without maps (the
-//! in-memory one of the tests), is replayed the classic way below.
+//! frame the WAL's open did not already check). The segments are walked on two threads at
+//! once (`MappedReplay::split`: one replay a segment), each gathering its segment's places
+//! into a [`RunPart`], 40 bytes a record; the parts are added to a [`RunBuilder`] in log
+//! order, which numbers the records, sorts the places once (no sort when the log's keys
+//! ascend; memtable's `bucket_sort.rs` otherwise) and makes a frozen memtable that reads the
+//! keys and values from the maps. Nothing is copied and no skip list is built. The open then
+//! hands that memtable to the flush thread like any full one (the WAL is rotated first, so
+//! its segments are never written again; they are deleted once the flush is in the
+//! manifest, the maps keep their pages until the memtable is dropped). Recovery.rs takes
+//! this path when the records hold `Options::recovery_flush_bytes` or more (64 MiB by
+//! default) and the file system maps files; a smaller log is copied from the run into the
+//! active memtable, which goes on taking writes; a log with a compressed record, or on a file
+//! system without maps (the in-memory one of the tests), is replayed the classic way below.
 //!
 //! Measured on the 2-vCPU VM of 2026-11-29, fresh-process reopens over 1121 MiB of WAL (9.26
 //! million 16-byte keys, 100-byte values; `compare recovery-reopen`): ascending keys 3.03 s
@@ -21,6 +23,13 @@
 //! s with a one-thread sort). What the open no longer does has moved, in part, to the flush
 //! thread: the whole log becomes a level-0 table right after the open, while before, a log
 //! smaller than the memtable stayed in it (see the figures in benches' README).
+//!
+//! Two gathering threads and the bucket sort (same VM, 2026-11-29 session 9, 4 interleaved
+//! pairs against the one-thread walk and the sort of two halves and a merge): scrambled keys
+//! 2.59-2.87 -> 1.70-1.94 s, ascending 1.13-1.53 -> 1.11-1.32 s (ahead in 4 of 4 each). With
+//! scrambled keys the walk went from about 1.1 s to 0.5 s and the sort from about 1.1-1.3 s
+//! to 0.75-0.95 s (numbering the parts 25-30 ms, bins 40-50 ms, moving entries to their
+//! buckets 170-260 ms, sorting the buckets 0.5-0.6 s).
 //!
 //! The WAL's replay thread reads, checksums and decodes records into batches (wal's
 //! `replay.rs`). Here each record's value is copied into the memtable's arena and its key
@@ -52,9 +61,9 @@
 
 use crate::error::Result;
 use common::{InternalIterator, RandomAccessFile, SeqNo, ValueKind};
-use memtable::{MemTable, Prepared, RunBuilder, RunBytes};
+use memtable::{MemTable, Prepared, RunBuilder, RunBytes, RunPart};
 use std::sync::{mpsc, Arc, Mutex};
-use wal::{MappedStep, RecordBatch};
+use wal::{MappedReplay, MappedStep, RecordBatch};
 
 /// The log's mapped segments, as the parts a recovered run's places point into.
 struct MappedSegments(Vec<Arc<dyn RandomAccessFile>>);
@@ -69,38 +78,79 @@ impl RunBytes for MappedSegments {
 
 /// Replays the log from `from` in place: a frozen memtable `id` of places in the mapped
 /// segments ([`RunBuilder`]), numbering the records `last_seq + 1, ...` in log order; returns
-/// it and the last number given. `Ok(None)` when the log cannot be replayed so (no maps, a
-/// compressed record, a record the run cannot hold): replay it with [`replay_into`]. Errors
-/// are the log's, as `replay_into`'s.
+/// it and the last number given. The segments are walked on two threads at once (each
+/// segment's places gathered into a [`RunPart`], added in log order). `Ok(None)` when the
+/// log cannot be replayed so (no maps, a compressed record, a record the run cannot hold):
+/// replay it with [`replay_into`]. Errors are the log's, as `replay_into`'s: the first one
+/// in log order.
 pub(crate) fn replay_in_place(
     wal: &wal::blocking::Wal,
     from: wal::Position,
     last_seq: SeqNo,
     id: u64,
 ) -> Result<Option<(MemTable, SeqNo)>> {
-    let Some(mut replay) = wal.replay_mapped(from)? else {
+    let Some(replay) = wal.replay_mapped(from)? else {
         return Ok(None);
     };
-    let mut run = RunBuilder::new(Arc::new(MappedSegments(replay.segments().to_vec())));
-    let mut seq = last_seq;
+    let mut run = RunBuilder::new(
+        Arc::new(MappedSegments(replay.segments().to_vec())),
+        last_seq + 1,
+    );
+    let segments = replay.split();
+    let gathered: Vec<Mutex<Option<Result<Option<RunPart>>>>> =
+        segments.iter().map(|_| Mutex::new(None)).collect();
+    let many = segments.len() > 1;
+    let queue = Mutex::new(segments.into_iter().enumerate());
+    let run_ref = &run;
+    let work = || loop {
+        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+        let Some((i, mut segment)) = next else { return };
+        let part = gather(run_ref, &mut segment);
+        *gathered[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(part);
+    };
+    let two = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
+    std::thread::scope(|s| {
+        if two && many {
+            // A helper that cannot be started leaves its share to this thread.
+            let _ = std::thread::Builder::new()
+                .name("kvstore-replay".into())
+                .spawn_scoped(s, work);
+        }
+        work();
+    });
+    for slot in gathered {
+        let part = slot.into_inner().unwrap_or_else(|p| p.into_inner());
+        match part.expect("every segment was gathered by one thread or the other")? {
+            Some(part) => run.add(part),
+            None => return Ok(None),
+        }
+    }
+    let seq = run.next_seq() - 1;
+    Ok(Some((run.finish(id), seq)))
+}
+
+/// The places of every record `replay` (one segment's) yields; `None` if one cannot be
+/// replayed in place.
+fn gather(run: &RunBuilder, replay: &mut MappedReplay) -> Result<Option<RunPart>> {
+    let mut part: Option<RunPart> = None;
     loop {
         match replay.next_step()? {
             MappedStep::Record(r) => {
-                seq += 1;
                 let kind = if r.tombstone {
                     ValueKind::Delete
                 } else {
                     ValueKind::Put
                 };
-                if !run.push(r.segment, r.key, r.value, seq, kind) {
+                let part = part.get_or_insert_with(|| run.part(r.segment));
+                if !part.push(r.key, r.value, kind) {
                     return Ok(None);
                 }
             }
             MappedStep::Compressed(_) => return Ok(None),
-            MappedStep::End => break,
+            // No record in the segment: an empty part.
+            MappedStep::End => return Ok(Some(part.unwrap_or_else(|| run.part(0)))),
         }
     }
-    Ok(Some((run.finish(id), seq)))
 }
 
 /// A memtable `id` that takes writes, holding every version of `run` (inserted in key order).

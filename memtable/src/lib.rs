@@ -41,11 +41,13 @@
 //! it.seek_to_last().unwrap();
 //! assert_eq!(it.user_key(), b"pear");
 //! ```
-// `unsafe` only in arena.rs (the values' bump arena; see its safety model and measurements)
-// and long_key.rs (a long key in one heap block behind a thin pointer; measured there).
+// `unsafe` only in arena.rs (the values' bump arena; see its safety model and measurements),
+// long_key.rs (a long key in one heap block behind a thin pointer; measured there) and
+// bucket_sort.rs (one `set_len` over slots all written; measured there).
 #![deny(unsafe_code)]
 
 mod arena;
+mod bucket_sort;
 mod iter;
 mod key;
 mod long_key;
@@ -56,4 +58,4 @@ mod run;
 pub use iter::{MemTableIter, MAX_WINDOW, MIN_WINDOW};
 pub use memtable::{entry_charge, MemTable, ENTRY_OVERHEAD_BYTES, LONG_KEY_OVERHEAD_BYTES};
 pub use prepared::Prepared;
-pub use run::{RunBuilder, RunBytes, RUN_ENTRY_BYTES};
+pub use run::{RunBuilder, RunBytes, RunPart, RUN_ENTRY_BYTES};

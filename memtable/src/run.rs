@@ -6,9 +6,11 @@
 //! the kernel clearing the ~1.85 GB those take for 1.1 GB of log), and all of it only to flush
 //! the result soon after. The log's segments are mapped anyway (they are in the page cache):
 //! a [`RunBuilder`] records where each record's key and value are ([`RunBytes`]: numbered
-//! parts, the engine's mapped segments), 40 bytes an entry, and sorts those entries into
-//! internal-key order once; the [`MemTable`] it makes answers lookups and cursors by binary
-//! search and takes no inserts. Measurements are in kvstore's `replay.rs`.
+//! parts, the engine's mapped segments), 40 bytes an entry, gathered part by part in
+//! [`RunPart`]s (on any thread; numbered when added, in log order), and sorts those entries
+//! into internal-key order once (`bucket_sort.rs`); the [`MemTable`] it makes answers lookups
+//! and cursors by binary search and takes no inserts. Measurements are in kvstore's
+//! `replay.rs`.
 //!
 //! Order: user key ascending, then trailer (`seq << 8 | kind`) descending, as every
 //! [`crate::key::KeyView`]. Each entry keeps [`prefix_of`] its key, so most comparisons (a
@@ -23,7 +25,7 @@ use std::sync::Arc;
 /// The bytes a run's entries point into: parts numbered from 0 (for the key-value store, the
 /// log's mapped segments). A part must not change while the run lives.
 pub trait RunBytes: Send + Sync + 'static {
-    /// The bytes of part `i` (every `i` a [`RunBuilder::push`] was given).
+    /// The bytes of part `i` (every `i` a [`RunBuilder::part`] was given).
     fn part(&self, i: usize) -> &[u8];
 }
 
@@ -53,15 +55,11 @@ pub(crate) struct Run {
 
 impl Run {
     fn key_of(&self, e: &RunEntry) -> &[u8] {
-        let at = e.key_off as usize;
-        &self.bytes.part(e.part as usize)[at..at + e.key_len as usize]
+        key_in(&*self.bytes, e)
     }
 
     fn cmp(&self, a: &RunEntry, b: &RunEntry) -> Ordering {
-        a.prefix
-            .cmp(&b.prefix)
-            .then_with(|| self.key_of(a).cmp(self.key_of(b)))
-            .then_with(|| b.trailer.cmp(&a.trailer))
+        cmp_entries(&*self.bytes, a, b)
     }
 
     /// How `e` orders against the internal key `(user_key, trailer)` of prefix `prefix`.
@@ -109,41 +107,6 @@ impl Run {
     }
 }
 
-/// Below this many entries a sort runs on the calling thread alone.
-const PARALLEL_SORT_MIN: usize = 1 << 16;
-
-/// Sorts `entries` into `run`'s order: the two halves at once on two threads (when there are
-/// two CPUs), then one merge of the two sorted runs (the standard library's stable sort finds
-/// them and merges, with a buffer of half the entries). Over 9.26 million entries of a
-/// scrambled log on the 2-vCPU VM: see kvstore's `replay.rs`.
-fn sort(run: &Run, entries: &mut [RunEntry]) {
-    let cmp = |a: &RunEntry, b: &RunEntry| run.cmp(a, b);
-    let two = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
-    if !two || entries.len() < PARALLEL_SORT_MIN {
-        entries.sort_unstable_by(cmp);
-        return;
-    }
-    let mid = entries.len() / 2;
-    let high_sorted = std::thread::scope(|s| {
-        let (low, high) = entries.split_at_mut(mid);
-        let other = std::thread::Builder::new()
-            .name("memtable-sort".into())
-            .spawn_scoped(s, move || high.sort_unstable_by(cmp));
-        low.sort_unstable_by(cmp);
-        match other {
-            Ok(h) => match h.join() {
-                Ok(()) => true,
-                Err(panic) => std::panic::resume_unwind(panic),
-            },
-            Err(_) => false, // no thread to be had
-        }
-    });
-    if !high_sorted {
-        entries[mid..].sort_unstable_by(cmp);
-    }
-    entries.sort_by(cmp);
-}
-
 fn kind_of(trailer: u64) -> ValueKind {
     ValueKind::from_u8(trailer as u8).expect("a run holds only the kinds it was given")
 }
@@ -152,8 +115,14 @@ fn split(p: u128) -> [u64; 2] {
     [(p >> 64) as u64, p as u64]
 }
 
-/// Gathers a run's entries (see the module doc), then makes the memtable
-/// ([`RunBuilder::finish`]).
+fn join(p: [u64; 2]) -> u128 {
+    (p[0] as u128) << 64 | p[1] as u128
+}
+
+/// Gathers a run's entries (see the module doc), part by part, then makes the memtable
+/// ([`RunBuilder::finish`]). The entries of each part are gathered in a [`RunPart`] (on any
+/// thread: the parts of a log's segments are gathered on two at once) and added in log order
+/// ([`RunBuilder::add`]), which numbers them.
 ///
 /// ```
 /// use common::{Lookup, ValueKind};
@@ -164,102 +133,238 @@ fn split(p: u128) -> [u64; 2] {
 /// impl RunBytes for Log {
 ///     fn part(&self, _: usize) -> &[u8] { &self.0 }
 /// }
-/// // "pear" -> "green", then "apple" -> "red", key and value back to back.
-/// let mut b = RunBuilder::new(Arc::new(Log(b"peargreenapplered".to_vec())));
-/// assert!(b.push(0, 0..4, 4..9, 1, ValueKind::Put));
-/// assert!(b.push(0, 9..14, 14..17, 2, ValueKind::Put));
+/// // "pear" -> "green", then "apple" -> "red", key and value back to back; numbered from 1.
+/// let mut b = RunBuilder::new(Arc::new(Log(b"peargreenapplered".to_vec())), 1);
+/// let mut part = b.part(0);
+/// assert!(part.push(0..4, 4..9, ValueKind::Put));
+/// assert!(part.push(9..14, 14..17, ValueKind::Put));
+/// b.add(part);
+/// assert_eq!(b.next_seq(), 3);
 /// let mt = b.finish(7);
 /// assert_eq!(mt.get(b"apple", 9), Lookup::Found(b"red".to_vec()));
 /// assert_eq!(mt.get(b"apple", 1), Lookup::Absent); // written at 2
 /// assert_eq!((mt.len(), mt.min_seq(), mt.max_seq()), (2, Some(1), Some(2)));
 /// ```
 pub struct RunBuilder {
+    /// The bytes (the entries stay empty until `finish`).
     run: Run,
-    /// The entries so far are in order (checked as they come: a log of ascending keys needs
-    /// no sort).
+    /// Each part added: its entries (numbered from 0 within the part) and the number of its
+    /// first.
+    parts: Vec<(Vec<RunEntry>, SeqNo)>,
+    first_seq: SeqNo,
+    next_seq: SeqNo,
+    /// Every entry added so far came in order (a log of ascending keys needs no sort), and
+    /// the last of them, numbered.
     sorted: bool,
+    last: Option<RunEntry>,
     charge: usize,
-    lo: SeqNo,
-    hi: SeqNo,
+    /// The smallest and largest key prefix added (bounds for the sort's buckets).
+    prefix_lo: u128,
+    prefix_hi: u128,
 }
 
-impl RunBuilder {
-    /// An empty run over `bytes`.
-    pub fn new(bytes: Arc<dyn RunBytes>) -> RunBuilder {
-        RunBuilder {
-            run: Run {
-                bytes,
-                entries: Vec::new(),
-            },
-            sorted: true,
-            charge: 0,
-            lo: u64::MAX,
-            hi: 0,
-        }
-    }
+/// The entries of one part of a run, in the order of the log, gathered for a [`RunBuilder`]
+/// ([`RunBuilder::part`]) and added to it when the parts before it were.
+pub struct RunPart {
+    bytes: Arc<dyn RunBytes>,
+    part: usize,
+    /// Trailers hold the entry's index in the part as its number until it is added.
+    entries: Vec<RunEntry>,
+    sorted: bool,
+    charge: usize,
+    prefix_lo: u128,
+    prefix_hi: u128,
+}
 
-    /// Adds a version whose key is `part`'s bytes at `key` and whose value follows it at
-    /// `value` (`value.start == key.end`). `false`, and nothing added, if the entry cannot be
-    /// held: the value does not follow the key, or an offset or length passes `u32::MAX`.
+impl RunPart {
+    /// Adds the next version of the part: its key is the part's bytes at `key` and its value
+    /// follows at `value` (`value.start == key.end`). `false`, and nothing added, if the
+    /// entry cannot be held: the value does not follow the key, or the part's number, an
+    /// offset or a length passes `u32::MAX`.
     ///
     /// # Panics
-    /// If `seq > MAX_SEQNO`, or a range is not within the part.
-    pub fn push(
-        &mut self,
-        part: usize,
-        key: Range<usize>,
-        value: Range<usize>,
-        seq: SeqNo,
-        kind: ValueKind,
-    ) -> bool {
-        assert!(seq <= MAX_SEQNO, "sequence number {seq} exceeds MAX_SEQNO");
+    /// If a range is not within the part.
+    pub fn push(&mut self, key: Range<usize>, value: Range<usize>, kind: ValueKind) -> bool {
         let fits = |x: usize| u32::try_from(x).is_ok();
-        if value.start != key.end || !fits(part) || !fits(value.end) {
+        if value.start != key.end || !fits(self.part) || !fits(value.end) {
             return false;
         }
-        let bytes = self.run.bytes.part(part);
+        let bytes = self.bytes.part(self.part);
         assert!(
             key.start <= key.end && value.end <= bytes.len(),
             "a range outside its part"
         );
+        let prefix = prefix_of(&bytes[key.clone()]);
+        (self.prefix_lo, self.prefix_hi) = (self.prefix_lo.min(prefix), self.prefix_hi.max(prefix));
         let e = RunEntry {
-            prefix: split(prefix_of(&bytes[key.clone()])),
-            trailer: (seq << 8) | kind as u64,
-            part: part as u32,
+            prefix: split(prefix),
+            trailer: ((self.entries.len() as u64) << 8) | kind as u64,
+            part: self.part as u32,
             key_off: key.start as u32,
             key_len: key.len() as u32,
             value_len: value.len() as u32,
         };
         if self.sorted {
-            if let Some(last) = self.run.entries.last() {
-                self.sorted = self.run.cmp(last, &e) == Ordering::Less;
+            if let Some(last) = self.entries.last() {
+                self.sorted = in_order(&*self.bytes, last, &e);
             }
         }
-        self.run.entries.push(e);
+        self.entries.push(e);
         self.charge += key.len() + value.len() + RUN_ENTRY_BYTES;
-        (self.lo, self.hi) = (self.lo.min(seq), self.hi.max(seq));
         true
     }
 
     /// The entries so far.
     pub fn len(&self) -> usize {
-        self.run.entries.len()
+        self.entries.len()
     }
 
     /// Whether nothing was pushed.
     pub fn is_empty(&self) -> bool {
-        self.run.entries.is_empty()
+        self.entries.is_empty()
+    }
+}
+
+/// Whether `a` comes before `b` in a run over `bytes`.
+fn in_order(bytes: &dyn RunBytes, a: &RunEntry, b: &RunEntry) -> bool {
+    cmp_entries(bytes, a, b) == Ordering::Less
+}
+
+/// The order of a run over `bytes`. Inlined where it is called (the sort's inner loop): the
+/// prefixes decide nearly every comparison, as one 128-bit compare; equal ones go out of line.
+#[inline]
+fn cmp_entries(bytes: &dyn RunBytes, a: &RunEntry, b: &RunEntry) -> Ordering {
+    match join(a.prefix).cmp(&join(b.prefix)) {
+        Ordering::Equal => cmp_same_prefix(bytes, a, b),
+        unequal => unequal,
+    }
+}
+
+#[inline(never)]
+fn cmp_same_prefix(bytes: &dyn RunBytes, a: &RunEntry, b: &RunEntry) -> Ordering {
+    key_in(bytes, a)
+        .cmp(key_in(bytes, b))
+        .then_with(|| b.trailer.cmp(&a.trailer))
+}
+
+/// `e`'s key in `bytes`.
+fn key_in<'a>(bytes: &'a dyn RunBytes, e: &RunEntry) -> &'a [u8] {
+    let at = e.key_off as usize;
+    &bytes.part(e.part as usize)[at..at + e.key_len as usize]
+}
+
+impl RunBuilder {
+    /// An empty run over `bytes`, whose first entry added will be number `first_seq`.
+    pub fn new(bytes: Arc<dyn RunBytes>, first_seq: SeqNo) -> RunBuilder {
+        RunBuilder {
+            run: Run {
+                bytes,
+                entries: Vec::new(),
+            },
+            parts: Vec::new(),
+            first_seq,
+            next_seq: first_seq,
+            sorted: true,
+            last: None,
+            charge: 0,
+            prefix_lo: u128::MAX,
+            prefix_hi: 0,
+        }
     }
 
-    /// Sorts the entries (unless they came in order) and makes the frozen memtable `id`.
-    /// Every `(key, seq)` must be unique, as in a memtable.
-    pub fn finish(mut self, id: u64) -> crate::MemTable {
-        if !self.sorted {
-            let mut entries = std::mem::take(&mut self.run.entries);
-            sort(&self.run, &mut entries);
-            self.run.entries = entries;
+    /// An empty part for the entries whose bytes are in part `part` of the run's bytes.
+    pub fn part(&self, part: usize) -> RunPart {
+        RunPart {
+            bytes: self.run.bytes.clone(),
+            part,
+            entries: Vec::new(),
+            sorted: true,
+            charge: 0,
+            prefix_lo: u128::MAX,
+            prefix_hi: 0,
         }
-        crate::MemTable::from_run(id, self.run, self.charge, self.lo, self.hi)
+    }
+
+    /// Adds `part`'s entries after those added before, numbered from [`next_seq`](Self::next_seq)
+    /// on in the order they were pushed.
+    ///
+    /// # Panics
+    /// If `part` was made by another builder, or a number would pass `MAX_SEQNO`.
+    pub fn add(&mut self, part: RunPart) {
+        assert!(
+            Arc::ptr_eq(&part.bytes, &self.run.bytes),
+            "a part of another run"
+        );
+        let Some(first) = part.entries.first() else {
+            return;
+        };
+        let base = self.next_seq;
+        let end = base.saturating_add(part.entries.len() as u64);
+        assert!(
+            end - 1 <= MAX_SEQNO,
+            "sequence number {} exceeds MAX_SEQNO",
+            end - 1
+        );
+        let numbered = |e: &RunEntry| RunEntry {
+            trailer: e.trailer + (base << 8),
+            ..*e
+        };
+        if self.sorted {
+            self.sorted = part.sorted
+                && self
+                    .last
+                    .is_none_or(|last| in_order(&*self.run.bytes, &last, &numbered(first)));
+        }
+        self.last = part.entries.last().map(numbered);
+        self.next_seq = end;
+        self.charge += part.charge;
+        self.prefix_lo = self.prefix_lo.min(part.prefix_lo);
+        self.prefix_hi = self.prefix_hi.max(part.prefix_hi);
+        self.parts.push((part.entries, base));
+    }
+
+    /// The number the next entry added will get.
+    pub fn next_seq(&self) -> SeqNo {
+        self.next_seq
+    }
+
+    /// The entries added so far.
+    pub fn len(&self) -> usize {
+        (self.next_seq - self.first_seq) as usize
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Numbers the entries, sorts them (unless they came in order) and makes the frozen
+    /// memtable `id`. Every `(key, seq)` must be unique, as in a memtable.
+    pub fn finish(mut self, id: u64) -> crate::MemTable {
+        let (lo, hi) = match self.is_empty() {
+            true => (u64::MAX, 0),
+            false => (self.first_seq, self.next_seq - 1),
+        };
+        let mut parts = std::mem::take(&mut self.parts);
+        crate::bucket_sort::for_each_part(&mut parts, |(entries, base)| {
+            for e in entries.iter_mut() {
+                e.trailer += *base << 8;
+            }
+        });
+        let parts = parts.into_iter().map(|(entries, _)| entries).collect();
+        self.run.entries = if self.sorted {
+            crate::bucket_sort::concat(parts)
+        } else {
+            let run = &self.run;
+            crate::bucket_sort::sort(
+                parts,
+                self.prefix_lo,
+                self.prefix_hi,
+                |e| join(e.prefix),
+                |a, b| run.cmp(a, b),
+            )
+        };
+        crate::MemTable::from_run(id, self.run, self.charge, lo, hi)
     }
 }
 
@@ -331,17 +436,26 @@ mod tests {
                 let kind = if delete { ValueKind::Delete } else { ValueKind::Put };
                 let value = if delete { Vec::new() } else { vec![b'a' + (i % 26) as u8; vlen] };
                 skip.insert(&k, seq, kind, &value);
-                let part = i % 3;
+                // The log's thirds in three parts (the middle one may be empty).
+                let part = i * 3 / writes.len();
                 let start = parts[part].len();
                 parts[part].extend_from_slice(&k);
                 parts[part].extend_from_slice(&value);
                 let mid = start + k.len();
-                places.push((part, start..mid, mid..mid + value.len(), seq, kind));
+                places.push((part, start..mid, mid..mid + value.len(), kind));
             }
-            let mut b = RunBuilder::new(Arc::new(Parts(parts)));
-            for (part, k, v, seq, kind) in places {
-                prop_assert!(b.push(part, k, v, seq, kind));
+            let mut b = RunBuilder::new(Arc::new(Parts(parts)), 1);
+            let mut gathered: Vec<RunPart> = (0..3).map(|p| b.part(p)).collect();
+            // The last part gathered first (as by another thread); added in the log's order.
+            for want in (0..3).rev() {
+                for (part, k, v, kind) in places.iter().filter(|p| p.0 == want) {
+                    prop_assert!(gathered[*part].push(k.clone(), v.clone(), *kind));
+                }
             }
+            for part in gathered {
+                b.add(part);
+            }
+            prop_assert_eq!(b.next_seq(), writes.len() as SeqNo + 1);
             let run = Arc::new(b.finish(2));
             prop_assert_eq!(run.len(), skip.len());
             prop_assert_eq!((run.min_seq(), run.max_seq()), (skip.min_seq(), skip.max_seq()));
@@ -377,18 +491,52 @@ mod tests {
 
     #[test]
     fn entries_that_cannot_be_held_are_refused_and_a_run_takes_no_inserts() {
-        let mut b = RunBuilder::new(Arc::new(Parts(vec![b"keyvalue".to_vec()])));
+        let mut b = RunBuilder::new(Arc::new(Parts(vec![b"keyvalue".to_vec()])), 1);
+        let mut part = b.part(0);
         assert!(
-            !b.push(0, 0..3, 4..8, 1, ValueKind::Put),
+            !part.push(0..3, 4..8, ValueKind::Put),
             "the value must follow the key"
         );
-        assert!(b.is_empty());
-        assert!(b.push(0, 0..3, 3..8, 1, ValueKind::Put));
+        assert!(part.is_empty());
+        assert!(part.push(0..3, 3..8, ValueKind::Put));
+        b.add(part);
         let mt = b.finish(1);
         assert_eq!(mt.approximate_size_bytes(), 8 + RUN_ENTRY_BYTES);
         let inserted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             mt.insert(b"k", 2, ValueKind::Put, b"v")
         }));
         assert!(inserted.is_err());
+    }
+
+    /// Parts each in order, but not one after another: the run is sorted, and numbered by
+    /// the order the parts were added.
+    #[test]
+    fn parts_in_order_alone_are_sorted_together() {
+        let bytes = Arc::new(Parts(vec![b"b1c2".to_vec(), b"a3d".to_vec()]));
+        let mut b = RunBuilder::new(bytes.clone(), 10);
+        let mut first = b.part(0);
+        assert!(first.push(0..1, 1..2, ValueKind::Put) && first.push(2..3, 3..4, ValueKind::Put));
+        let mut second = b.part(1);
+        assert!(
+            second.push(0..1, 1..2, ValueKind::Put) && second.push(2..3, 3..3, ValueKind::Delete)
+        );
+        b.add(first);
+        b.add(second);
+        let got: Vec<_> = walk(&Arc::new(b.finish(1)))
+            .into_iter()
+            .map(|(k, seq, kind, v)| (String::from_utf8(k).unwrap(), seq, kind, v))
+            .collect();
+        let want = [
+            ("a", 12, ValueKind::Put, b"3".to_vec()),
+            ("b", 10, ValueKind::Put, b"1".to_vec()),
+            ("c", 11, ValueKind::Put, b"2".to_vec()),
+            ("d", 13, ValueKind::Delete, Vec::new()),
+        ];
+        assert_eq!(got, want.map(|(k, s, kind, v)| (k.to_string(), s, kind, v)));
+        let other = RunBuilder::new(bytes, 1).part(0);
+        let mixed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            RunBuilder::new(Arc::new(Parts(vec![Vec::new()])), 1).add(other)
+        }));
+        assert!(mixed.is_err(), "a part of another run");
     }
 }
