@@ -533,6 +533,41 @@ mod tests {
             ("d", 13, ValueKind::Delete, Vec::new()),
         ];
         assert_eq!(got, want.map(|(k, s, kind, v)| (k.to_string(), s, kind, v)));
+        // Ascending across parts too (the parts only joined, not sorted), an empty part
+        // between them; and the same key in two parts: the later part's version is newer.
+        let bytes2 = Arc::new(Parts(vec![b"a1b2".to_vec(), Vec::new(), b"b3c4".to_vec()]));
+        let mut b = RunBuilder::new(bytes2, 1);
+        let mut parts: Vec<RunPart> = (0..3).map(|i| b.part(i)).collect();
+        assert!(
+            parts[0].push(0..1, 1..2, ValueKind::Put) && parts[0].push(2..3, 3..4, ValueKind::Put)
+        );
+        assert!(
+            parts[2].push(0..1, 1..2, ValueKind::Put) && parts[2].push(2..3, 3..4, ValueKind::Put)
+        );
+        parts.into_iter().for_each(|p| b.add(p));
+        assert!(!b.sorted, "b at 2, then b at 3: out of order");
+        let mt = Arc::new(b.finish(1));
+        assert_eq!(mt.get(b"b", 9), Lookup::Found(b"3".to_vec()));
+        assert_eq!(mt.get(b"b", 2), Lookup::Found(b"2".to_vec()));
+        let bytes3 = Arc::new(Parts(vec![b"a1b2".to_vec(), Vec::new(), b"c3d4".to_vec()]));
+        let mut b = RunBuilder::new(bytes3, 5);
+        let mut parts: Vec<RunPart> = (0..3).map(|i| b.part(i)).collect();
+        assert!(
+            parts[0].push(0..1, 1..2, ValueKind::Put) && parts[0].push(2..3, 3..4, ValueKind::Put)
+        );
+        assert!(
+            parts[2].push(0..1, 1..2, ValueKind::Put) && parts[2].push(2..3, 3..4, ValueKind::Put)
+        );
+        parts.into_iter().for_each(|p| b.add(p));
+        assert!(b.sorted, "ascending across the parts: no sort");
+        let keys: Vec<_> = walk(&Arc::new(b.finish(1)))
+            .into_iter()
+            .map(|(k, seq, _, v)| (k, seq, v))
+            .collect();
+        let want: Vec<_> = [("a", 5, "1"), ("b", 6, "2"), ("c", 7, "3"), ("d", 8, "4")]
+            .map(|(k, s, v)| (k.as_bytes().to_vec(), s, v.as_bytes().to_vec()))
+            .into();
+        assert_eq!(keys, want);
         let other = RunBuilder::new(bytes, 1).part(0);
         let mixed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             RunBuilder::new(Arc::new(Parts(vec![Vec::new()])), 1).add(other)
