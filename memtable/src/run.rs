@@ -535,30 +535,26 @@ mod tests {
         assert_eq!(got, want.map(|(k, s, kind, v)| (k.to_string(), s, kind, v)));
         // Ascending across parts too (the parts only joined, not sorted), an empty part
         // between them; and the same key in two parts: the later part's version is newer.
-        let bytes2 = Arc::new(Parts(vec![b"a1b2".to_vec(), Vec::new(), b"b3c4".to_vec()]));
-        let mut b = RunBuilder::new(bytes2, 1);
-        let mut parts: Vec<RunPart> = (0..3).map(|i| b.part(i)).collect();
-        assert!(
-            parts[0].push(0..1, 1..2, ValueKind::Put) && parts[0].push(2..3, 3..4, ValueKind::Put)
-        );
-        assert!(
-            parts[2].push(0..1, 1..2, ValueKind::Put) && parts[2].push(2..3, 3..4, ValueKind::Put)
-        );
-        parts.into_iter().for_each(|p| b.add(p));
+        // Parts of two one-byte keys and values each (the middle one empty), numbered from
+        // `first`.
+        let three_parts = |data: [&[u8]; 3], first: SeqNo| {
+            let bytes = Arc::new(Parts(data.iter().map(|d| d.to_vec()).collect()));
+            let mut b = RunBuilder::new(bytes, first);
+            for (i, d) in data.iter().enumerate() {
+                let mut part = b.part(i);
+                for at in (0..d.len()).step_by(2) {
+                    assert!(part.push(at..at + 1, at + 1..at + 2, ValueKind::Put));
+                }
+                b.add(part);
+            }
+            b
+        };
+        let b = three_parts([b"a1b2", b"", b"b3c4"], 1);
         assert!(!b.sorted, "b at 2, then b at 3: out of order");
         let mt = Arc::new(b.finish(1));
         assert_eq!(mt.get(b"b", 9), Lookup::Found(b"3".to_vec()));
         assert_eq!(mt.get(b"b", 2), Lookup::Found(b"2".to_vec()));
-        let bytes3 = Arc::new(Parts(vec![b"a1b2".to_vec(), Vec::new(), b"c3d4".to_vec()]));
-        let mut b = RunBuilder::new(bytes3, 5);
-        let mut parts: Vec<RunPart> = (0..3).map(|i| b.part(i)).collect();
-        assert!(
-            parts[0].push(0..1, 1..2, ValueKind::Put) && parts[0].push(2..3, 3..4, ValueKind::Put)
-        );
-        assert!(
-            parts[2].push(0..1, 1..2, ValueKind::Put) && parts[2].push(2..3, 3..4, ValueKind::Put)
-        );
-        parts.into_iter().for_each(|p| b.add(p));
+        let b = three_parts([b"a1b2", b"", b"c3d4"], 5);
         assert!(b.sorted, "ascending across the parts: no sort");
         let keys: Vec<_> = walk(&Arc::new(b.finish(1)))
             .into_iter()
