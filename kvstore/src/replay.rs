@@ -97,29 +97,40 @@ pub(crate) fn replay_in_place(
         last_seq + 1,
     );
     let segments = replay.split();
-    let gathered: Vec<Mutex<Option<Result<Option<RunPart>>>>> =
-        segments.iter().map(|_| Mutex::new(None)).collect();
     let many = segments.len() > 1;
     let queue = Mutex::new(segments.into_iter().enumerate());
-    let work = || loop {
-        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-        let Some((i, mut segment)) = next else { return };
-        let part = gather(&run, &mut segment);
-        *gathered[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(part);
+    // Each thread takes the next segment until none is left; returns what it gathered, by
+    // segment index.
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+            let Some((i, mut segment)) = next else {
+                return done;
+            };
+            done.push((i, gather(&run, &mut segment)));
+        }
     };
     let two = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
-    std::thread::scope(|s| {
-        if two && many {
-            // A helper that cannot be started leaves its share to this thread.
-            let _ = std::thread::Builder::new()
-                .name("kvstore-replay".into())
-                .spawn_scoped(s, work);
+    let mut gathered = std::thread::scope(|s| {
+        // A helper that cannot be started leaves its share to this thread.
+        let helper = (two && many)
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("kvstore-replay".into())
+                    .spawn_scoped(s, work)
+                    .ok()
+            })
+            .flatten();
+        let mut done = work();
+        if let Some(h) = helper {
+            done.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         }
-        work();
+        done
     });
-    for slot in gathered {
-        let part = slot.into_inner().unwrap_or_else(|p| p.into_inner());
-        match part.expect("every segment was gathered by one thread or the other")? {
+    gathered.sort_unstable_by_key(|&(i, _)| i);
+    for (_, part) in gathered {
+        match part? {
             Some(part) => run.add(part),
             None => return Ok(None),
         }

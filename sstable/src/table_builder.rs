@@ -132,7 +132,7 @@ impl TableBuilder {
         value: &[u8],
     ) -> Result<()> {
         if self.sink.is_none() {
-            return Err(self.invalid("a write to this table failed earlier; abandon it"));
+            return Err(self.failed_earlier());
         }
         if seq > MAX_SEQNO {
             return Err(self.invalid(&format!("sequence number {seq} is over 56 bits")));
@@ -198,7 +198,7 @@ impl TableBuilder {
     /// then fsyncs the file. A table must hold at least one entry (else `abandon` it).
     pub fn finish(mut self) -> Result<TableProperties> {
         if self.sink.is_none() {
-            return Err(self.invalid("a write to this table failed earlier; abandon it"));
+            return Err(self.failed_earlier());
         }
         if self.props.entries == 0 {
             return Err(self.invalid("a table needs at least one entry; abandon an empty builder"));
@@ -257,6 +257,11 @@ impl TableBuilder {
         }
     }
 
+    /// The error of every call after a write failed.
+    fn failed_earlier(&self) -> Error {
+        self.invalid("a write to this table failed earlier; abandon it")
+    }
+
     /// Ends the data block being built and queues it for the sink.
     fn cut_data_block(&mut self) {
         let contents = self.data_block.finish();
@@ -272,7 +277,7 @@ impl TableBuilder {
             return Ok(());
         }
         let Some(mut sink) = self.sink.take() else {
-            return Err(self.invalid("a write to this table failed earlier; abandon it"));
+            return Err(self.failed_earlier());
         };
         if self.batch.len() >= BATCH_BLOCKS && matches!(sink, Sink::Here(_)) {
             sink = match sink.start_thread() {

@@ -74,9 +74,10 @@ pub enum MappedStep {
 pub struct MappedReplay {
     engine: Arc<Engine>,
     /// The segments from the start position on: id, map, and the end of their records.
-    ids: Vec<u64>,
-    maps: Vec<Arc<dyn RandomAccessFile>>,
-    ends: Vec<u64>,
+    /// (Shared by the replays [`MappedReplay::split`] makes.)
+    ids: Arc<[u64]>,
+    maps: Arc<[Arc<dyn RandomAccessFile>]>,
+    ends: Arc<[u64]>,
     /// The current segment (index) and offset in it.
     seg: usize,
     offset: u64,
@@ -161,12 +162,12 @@ impl MappedReplay {
             max_payload: max_payload_for(engine.config.max_record_bytes),
             verified_end,
             engine,
-            maps,
-            ends,
+            maps: maps.into(),
+            ends: ends.into(),
             seg: 0,
             offset,
             until: ids.len(),
-            ids,
+            ids: ids.into(),
             scratch: Record::default(),
         }))
     }
