@@ -9,6 +9,7 @@
 //! `compact_cv` holding nothing else (`flow.rs`); compaction never takes `writer` or `flush`.
 
 use crate::error::{Error, Result};
+use crate::inserted::InsertWatermark;
 use crate::options::Options;
 use crate::version::Version;
 use crate::version_set::VersionSet;
@@ -130,6 +131,8 @@ pub(crate) struct Engine {
     /// Reads and new snapshots see sequence numbers up to this: records whose WAL append is
     /// durable (per the fsync policy) and which are in a memtable.
     pub visible_seq: AtomicU64,
+    /// Which sequence numbers are in a memtable (writers insert after the writer lock).
+    pub inserted: InsertWatermark,
     pub versions: Mutex<VersionSet>,
     pub flush: Mutex<FlushQueue>,
     pub flush_cv: Condvar,
@@ -205,6 +208,7 @@ impl Engine {
                 version,
             })),
             visible_seq: AtomicU64::new(next_seq - 1),
+            inserted: InsertWatermark::new(next_seq),
             versions: Mutex::new(versions),
             flush: Mutex::new(FlushQueue::default()),
             flush_cv: Condvar::new(),

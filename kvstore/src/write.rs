@@ -4,14 +4,18 @@
 //! write(ops):  lock writer
 //!                wait while a flush runs and the memtables  (memtable_memory_limit_bytes;
 //!                  hold the memory limit                     0 = no limit)
+//!                if memtable full: freeze it (see below)
 //!                seqs = next_seq .. next_seq + n            (one per record, no gaps)
 //!                wal.append_for_wait(records)               (one atomic batch, in seq order)
-//!                memtable.insert(each record at its seq)     (a batch in key order: see below)
-//!                if memtable full: freeze it (see below)
+//!                mem = the active memtable; seqs given out  (inserted.rs)
 //!              unlock writer
-//!              wal.wait_durable(last position)              (outside the lock: writers share fsyncs)
+//!              mem.insert(each record at its seq)           (concurrent with other writers;
+//!              seqs marked inserted                           a batch in key order: see below)
+//!              wal.wait_durable(last position)              (writers share fsyncs)
+//!              wait until every seq <= last is inserted     (at once, but for a rare straggler)
 //!              visible_seq.fetch_max(last seq)              (publish)
 //! freeze:      wait while max_immutable_memtables are queued (backpressure; memory bounded)
+//!              wait until every seq given out is inserted   (the old memtable is then complete)
 //!              mark = wal.rotate()                          (the next memtable starts a segment)
 //!              new active memtable; the old one joins the read state's immutables
 //!              queue (old, mark, last seq) for the flush thread
@@ -24,17 +28,20 @@
 //! writer lock, as the wait for a full flush queue does; only the flush thread ends it, and it
 //! never takes the writer lock.
 //!
+//! A memtable is frozen by the first write that finds it full, before that write appends: the
+//! write's own insert, which runs after the lock, then goes to the new memtable, and the
+//! freeze only waits for inserts other writers have already started.
+//!
 //! A batch of several records goes into the memtable sorted by key, each still at the
 //! sequence number of its place in the batch (so the batch's last write to a key wins):
 //! consecutive searches in key order share the skip list's upper path, which is then in
 //! the CPU cache. A 100-put batch of random keys: fillbatch 403k -> 423k puts/s (medians of
 //! four interleaved runs).
 //!
-//! Publishing `visible_seq = last seq` after `wait_durable` is correct although writers finish
-//! out of order: the WAL is durable as a prefix, and every record with a smaller sequence
-//! number was appended to the WAL and inserted into a memtable before this one (both happen
-//! under the write lock, batch after batch in sequence order), so everything up to
-//! `last seq` is durable and readable once this writer's own record is.
+//! Publishing `visible_seq = last seq` is correct although writers finish out of order: the
+//! WAL is durable as a prefix (every record with a smaller sequence number was appended
+//! before this one, under the writer lock), and the insert watermark covers `last seq` (every
+//! smaller one is in a memtable), so everything up to `last seq` is durable and readable.
 
 use crate::engine::{lock, Counters, Engine, FlushQueue, Frozen, Writer};
 use crate::error::{Error, Result};
@@ -67,42 +74,46 @@ impl Engine {
         }
         // Flow control before anything is appended (see flow.rs).
         self.throttle()?;
-        let (last_pos, last_seq) = {
+        let (last_pos, last_seq, mem, inserting) = {
             let mut w = lock(&self.writer);
             self.check_poison()?;
             self.limit_memtable_memory(&w)?;
+            if w.active.approximate_size_bytes() >= self.opts.memtable_size_bytes {
+                self.freeze(&mut w)?;
+            }
             let mut last_pos = None;
             self.wal
                 .append_for_wait_with(ops, |p| last_pos = Some(p))
                 .map_err(|e| self.poison(e.into()))?;
             let first = w.next_seq;
-            let entry = |i: usize| {
-                let r = ops[i].as_record();
-                let kind = if r.tombstone {
-                    ValueKind::Delete
-                } else {
-                    ValueKind::Put
-                };
-                (r.key, first + i as SeqNo, kind, r.value)
-            };
-            if ops.len() == 1 {
-                let (k, seq, kind, v) = entry(0);
-                w.active.insert(k, seq, kind, v);
-            } else {
-                let mut order: Vec<usize> = (0..ops.len()).collect();
-                order.sort_unstable_by(|&a, &b| ops[a].as_record().key.cmp(ops[b].as_record().key));
-                w.active.insert_batch(order.into_iter().map(entry));
-            }
             w.next_seq = first + ops.len() as SeqNo;
-            if w.active.approximate_size_bytes() >= self.opts.memtable_size_bytes {
-                self.freeze(&mut w)?;
-            }
             let last_pos = last_pos.expect("one position per record");
-            (last_pos, w.next_seq - 1)
+            let inserting = self.inserted.begin(first, w.next_seq);
+            (last_pos, w.next_seq - 1, w.active.clone(), inserting)
         };
+        let first = last_seq + 1 - ops.len() as SeqNo;
+        let entry = |i: usize| {
+            let r = ops[i].as_record();
+            let kind = if r.tombstone {
+                ValueKind::Delete
+            } else {
+                ValueKind::Put
+            };
+            (r.key, first + i as SeqNo, kind, r.value)
+        };
+        if ops.len() == 1 {
+            let (k, seq, kind, v) = entry(0);
+            mem.insert(k, seq, kind, v);
+        } else {
+            let mut order: Vec<usize> = (0..ops.len()).collect();
+            order.sort_unstable_by(|&a, &b| ops[a].as_record().key.cmp(ops[b].as_record().key));
+            mem.insert_batch(order.into_iter().map(entry));
+        }
+        drop(inserting);
         self.wal
             .wait_durable(last_pos)
             .map_err(|e| self.poison(e.into()))?;
+        self.inserted.wait_covers(last_seq);
         self.visible_seq.fetch_max(last_seq, Ordering::SeqCst);
         let c = &self.counters;
         for op in ops {
@@ -162,8 +173,8 @@ impl Engine {
 
     /// The flush thread's half of [`Engine::queue_frozen`]: takes the oldest frozen memtable,
     /// now flushed, off the queue (under the queue's lock) and stops counting its bytes. Its
-    /// size is the one `queue_frozen` added: a frozen memtable takes no more inserts (they
-    /// happen under the writer lock, which the freeze holds).
+    /// size is the one `queue_frozen` added: a frozen memtable takes no more inserts (the
+    /// freeze waited for those in flight, and later ones go to the new active memtable).
     pub(crate) fn dequeue_flushed(&self, q: &mut FlushQueue) {
         if let Some(done) = q.pending.pop_front() {
             self.frozen_bytes
@@ -193,6 +204,9 @@ impl Engine {
             q = self.flush_cv.wait(q).unwrap_or_else(|p| p.into_inner());
         }
         self.check_poison()?;
+        // Inserts other writers started into `w.active` (none of this thread's: see the
+        // module doc) land before it is queued, sized and flushed.
+        self.inserted.wait_covers(w.next_seq - 1);
         let mark = match self.wal.rotate() {
             Ok(mark) => mark,
             Err(e) => {
@@ -217,5 +231,51 @@ impl Engine {
         self.queue_frozen(&mut q, frozen);
         self.flush_cv.notify_all();
         Ok(q.frozen_total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::lock;
+    use crate::Db;
+    use common::{MemFs, ValueKind};
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    /// A freeze (here `Db::flush`'s) waits for an insert another writer started into the
+    /// memtable it freezes, so the table flushed from it holds that write.
+    #[test]
+    fn a_freeze_waits_for_an_insert_in_flight() {
+        let fs = MemFs::new();
+        let db = Db::builder("/db").fs(fs.shared()).open().unwrap();
+        db.put(b"a", b"1").unwrap();
+        let engine = db.engine().clone();
+        // A writer past the writer lock, before its insert, as in `Engine::write`.
+        let (seq, mem, inserting) = {
+            let mut w = lock(&engine.writer);
+            let seq = w.next_seq;
+            w.next_seq += 1;
+            (seq, w.active.clone(), engine.inserted.begin(seq, seq + 1))
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let flusher = {
+            let db = db.clone();
+            std::thread::spawn(move || tx.send(db.flush()).unwrap())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            rx.try_recv().is_err(),
+            "the freeze did not wait for the insert"
+        );
+        mem.insert(b"late", seq, ValueKind::Put, b"2");
+        drop(inserting);
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the flush ends once the insert is in")
+            .unwrap();
+        flusher.join().unwrap();
+        engine.visible_seq.fetch_max(seq, Ordering::SeqCst);
+        assert_eq!(db.stats().flushes, 1);
+        assert_eq!(db.get(b"late").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
     }
 }
