@@ -41,9 +41,18 @@ impl KvStoreEngine {
             .memtable_memory_limit_bytes(memory_limit(options.write_buffer_bytes))
             .open()
             .map_err(|e| Error::engine(NAME, "open", e))?;
+        let spin = if options.sync_writes {
+            format!(
+                ", a durable write waiting on another's fsync yields the CPU for up to {:?} \
+                 before it sleeps",
+                kvstore::Options::new(&options.dir).wal_wait_spin
+            )
+        } else {
+            String::new()
+        };
         let settings = format!(
-            "fsync policy {policy:?} ({}), lz4 table blocks, block cache {} MiB, memtable {} MiB, \
-             all memtables {} MiB (past it writers wait for the running flush)",
+            "fsync policy {policy:?} ({}{spin}), lz4 table blocks, block cache {} MiB, \
+             memtable {} MiB, all memtables {} MiB (past it writers wait for the running flush)",
             options.durability(),
             options.cache_bytes >> 20,
             options.write_buffer_bytes >> 20,

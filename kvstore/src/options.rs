@@ -48,6 +48,10 @@ pub struct Options {
     /// The WAL's segment size limit. Default: 64 MiB; at least 4 KiB. (The WAL also moves to a
     /// new segment whenever a memtable is frozen.)
     pub wal_segment_size_bytes: u64,
+    /// How long a durable write waiting on another writer's fsync yields the CPU before it
+    /// sleeps (see `wal::WalConfig::wait_spin`). Default: 400 us; zero sleeps at once, which
+    /// leaves idle cores idle at some cost to concurrent durable writes.
+    pub wal_wait_spin: std::time::Duration,
     /// The largest key + value a single write may carry. Default: 16 MiB; 1 ..= 1 GiB.
     pub max_value_bytes: u64,
     /// The manifest is rewritten as one snapshot once it grows past this. Default: 4 MiB;
@@ -83,6 +87,7 @@ impl fmt::Debug for Options {
             .field("fsync_policy", &self.fsync_policy)
             .field("block_cache_bytes", &self.block_cache_bytes)
             .field("wal_segment_size_bytes", &self.wal_segment_size_bytes)
+            .field("wal_wait_spin", &self.wal_wait_spin)
             .field("max_value_bytes", &self.max_value_bytes)
             .field("max_manifest_bytes", &self.max_manifest_bytes)
             .field("table", &self.table)
@@ -105,6 +110,7 @@ impl Options {
             fsync_policy: FsyncPolicy::Always,
             block_cache_bytes: 32 << 20,
             wal_segment_size_bytes: 64 << 20,
+            wal_wait_spin: wal::WalConfig::default().wait_spin,
             max_value_bytes: 16 << 20,
             max_manifest_bytes: 4 << 20,
             table: TableOptions::default(),
@@ -258,6 +264,11 @@ impl DbBuilder {
     /// See [`Options::wal_segment_size_bytes`].
     pub fn wal_segment_size_bytes(mut self, bytes: u64) -> Self {
         self.options.wal_segment_size_bytes = bytes;
+        self
+    }
+    /// See [`Options::wal_wait_spin`].
+    pub fn wal_wait_spin(mut self, spin: std::time::Duration) -> Self {
+        self.options.wal_wait_spin = spin;
         self
     }
     /// See [`Options::max_value_bytes`].

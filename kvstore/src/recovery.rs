@@ -68,6 +68,7 @@ pub(crate) fn open_engine(opts: Options) -> Result<Engine> {
         dir: dir.join(WAL_DIR),
         fsync_policy: opts.fsync_policy,
         segment_size_bytes: opts.wal_segment_size_bytes,
+        wait_spin: opts.wal_wait_spin,
         max_record_bytes: opts.max_value_bytes + 64,
         fs: fs.clone(),
         ..wal::WalConfig::default()

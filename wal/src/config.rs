@@ -103,6 +103,14 @@ pub struct WalConfig {
     pub mapped_appends: bool,
     /// Appends are gathered in a buffer of this size before being written (default 256 KiB).
     pub write_buffer_bytes: usize,
+    /// How long a blocking durability waiter that another thread's round will serve (an
+    /// `Always` append's wait, a `sync`) yields the CPU in a loop before it parks (default
+    /// 400 us; zero parks at once). A parked waiter is woken by a system call and, on an idle
+    /// core, an inter-processor interrupt: tens of microseconds on a VM, paid again at each
+    /// level of the wake-up relay (see `sleepers.rs`). A yielding waiter sees its round end at
+    /// once and gives way to any other runnable thread, but keeps an otherwise idle core busy
+    /// while it waits: set zero where idle cores matter more than durable-write throughput.
+    pub wait_spin: Duration,
     /// The file system (default the real one).
     pub fs: Arc<dyn FileSystem>,
 }
@@ -119,6 +127,7 @@ impl Default for WalConfig {
             preallocate: true,
             mapped_appends: true,
             write_buffer_bytes: 256 << 10,
+            wait_spin: Duration::from_micros(400),
             fs: RealFs::shared(),
         }
     }

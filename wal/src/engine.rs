@@ -447,7 +447,7 @@ impl Engine {
             drop(s);
             match turn {
                 Turn::Gather(wait) => std::thread::park_timeout(wait),
-                Turn::Sleep | Turn::Lead => std::thread::park(),
+                Turn::Sleep | Turn::Lead => sleepers::wait(self.config.wait_spin),
             }
             if sleepers::woken_covered() {
                 // A round covering `p` took this entry: durable, and whoever ran it (a
@@ -482,7 +482,7 @@ impl Engine {
         };
         drop(s);
         if let Some(t) = next {
-            t.unpark();
+            t.wake();
         }
     }
 
@@ -593,7 +593,7 @@ impl Engine {
         self.mark_written(Some(d), false);
         unpark_all(woken);
         if let Some(t) = next {
-            t.unpark();
+            t.wake();
         }
         // The value is stored without a wake-up, then receivers (async waiters) are woken only
         // if there are any: one that subscribes after the count is taken reads the new value
@@ -735,10 +735,20 @@ impl Engine {
 /// position). For the unit tests of the engine's parts.
 #[cfg(test)]
 pub(crate) fn test_engine(policy: FsyncPolicy) -> (Arc<Engine>, Position) {
+    test_engine_spinning(policy, WalConfig::default().wait_spin)
+}
+
+/// [`test_engine`] with [`WalConfig::wait_spin`] set.
+#[cfg(test)]
+pub(crate) fn test_engine_spinning(
+    policy: FsyncPolicy,
+    wait_spin: std::time::Duration,
+) -> (Arc<Engine>, Position) {
     let config = WalConfig {
         dir: "/w".into(),
         fs: common::MemFs::new().shared(),
         fsync_policy: policy,
+        wait_spin,
         ..Default::default()
     };
     let (engine, _) = Engine::open(config).unwrap();
@@ -754,13 +764,16 @@ mod tests {
     use super::*;
     use std::sync::mpsc::Receiver;
     use std::thread::JoinHandle;
+    use std::time::Duration;
 
     /// An engine whose sync state says a leader is running (as if one were between its last
     /// round and its exit), and a thread waiting for the engine's one record, asleep behind
-    /// that "leader": (engine, the record's position, the waiter's verdict, the waiter).
+    /// that "leader" (parked, or spinning for up to `spin`): (engine, the record's position,
+    /// the waiter's verdict, the waiter).
     fn waiter_asleep_behind_a_leader(
+        spin: Duration,
     ) -> (Arc<Engine>, Position, Receiver<Result<()>>, JoinHandle<()>) {
-        let (engine, pos) = test_engine(FsyncPolicy::Always);
+        let (engine, pos) = test_engine_spinning(FsyncPolicy::Always, spin);
         lock(&engine.sync).leading = true;
         let (tx, rx) = std::sync::mpsc::channel();
         let waiter = {
@@ -798,11 +811,15 @@ mod tests {
     /// leader's exit and leads its own round.
     #[test]
     fn a_leaving_leader_wakes_a_waiter_it_did_not_cover() {
-        let (engine, pos, rx, waiter) = waiter_asleep_behind_a_leader();
-        let mut s = lock(&engine.sync);
-        s.leading = false;
-        engine.leave(s);
-        expect_woken_and_durable(&engine, pos, rx, waiter);
+        // Parked, and spinning: a spinning waiter must see the call to lead at once, not
+        // when its hour of spin runs out.
+        for spin in [Duration::ZERO, Duration::from_secs(3600)] {
+            let (engine, pos, rx, waiter) = waiter_asleep_behind_a_leader(spin);
+            let mut s = lock(&engine.sync);
+            s.leading = false;
+            engine.leave(s);
+            expect_woken_and_durable(&engine, pos, rx, waiter);
+        }
     }
 
     /// Waiters a round covers leave without looking at the list, so a round run with nobody
@@ -810,9 +827,48 @@ mod tests {
     /// here the leader left after waking a waiter that such a round then covered.
     #[test]
     fn a_round_with_nobody_leading_wakes_a_waiter_it_did_not_cover() {
-        let (engine, pos, rx, waiter) = waiter_asleep_behind_a_leader();
-        lock(&engine.sync).leading = false; // gone, without a look at the list
-        engine.mark_durable(engine.durable_position()); // a round that covers nobody
-        expect_woken_and_durable(&engine, pos, rx, waiter);
+        for spin in [Duration::ZERO, Duration::from_secs(3600)] {
+            let (engine, pos, rx, waiter) = waiter_asleep_behind_a_leader(spin);
+            lock(&engine.sync).leading = false; // gone, without a look at the list
+            engine.mark_durable(engine.durable_position()); // a round that covers nobody
+            expect_woken_and_durable(&engine, pos, rx, waiter);
+        }
+    }
+
+    /// Many writers waiting on rounds (some spinning, some parked after a short spin) each
+    /// see their round end: every append is durable when its wait returns.
+    #[test]
+    fn spinning_and_parked_waiters_all_see_their_rounds() {
+        for spin in [
+            Duration::ZERO,
+            Duration::from_micros(50),
+            Duration::from_secs(3600),
+        ] {
+            let (engine, _) = test_engine_spinning(FsyncPolicy::Always, spin);
+            let (tx, rx) = std::sync::mpsc::channel();
+            for t in 0..8u32 {
+                let engine = engine.clone();
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    for i in 0..200u32 {
+                        let mut pos = Position::start();
+                        let key = (t * 1000 + i).to_le_bytes();
+                        engine
+                            .append(&[crate::Record::put(key, "v")], Handoff::Waiter, |p| {
+                                pos = p
+                            })
+                            .unwrap();
+                        engine.wait_durable_until(pos).unwrap();
+                        assert!(engine.durable_position() > pos);
+                    }
+                    tx.send(()).unwrap();
+                });
+            }
+            for _ in 0..8 {
+                rx.recv_timeout(Duration::from_secs(120))
+                    .expect("a writer was left waiting");
+            }
+            engine.close().unwrap();
+        }
     }
 }

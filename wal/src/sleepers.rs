@@ -21,11 +21,22 @@
 //! before anyone is woken: a member that wakes early (a spurious return from `park`) finds
 //! its part of the tree already there. Handing the wake-ups to the background sync thread
 //! instead cost that thread a wake-up and two context switches per round.
+//!
+//! The spin: before it parks, a waiter yields the CPU in a loop for up to
+//! `WalConfig::wait_spin`, watching its slot's `woken` flag, which every wake-up sets before
+//! it unparks (a round that covered it, a call to lead, a poison). Once set, `park` returns at
+//! once (the unpark's token) or as soon as the unpark lands. Parked, each waiter costs its
+//! waker a system call and itself a wake-up from an idle core, at every level of the relay:
+//! with 16 durable writers on 2 cores, fillsync16 went from a median of 67.0k to 79.3k
+//! writes/s (ahead in 8 of 10 interleaved runs). Shorter spins gave less: in trials, 100 us
+//! and 200 us gave 72.2k and 77.0k against 64.5k without; 400 us gave 94.2k against 200 us's
+//! 77.3k. The process then used 1.7 cores instead of 1.0 for the same writes.
 
 use crate::Position;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 /// A blocking waiter's parking slot, shared by its thread and its wakers.
 #[derive(Debug)]
@@ -34,6 +45,9 @@ pub(crate) struct Slot {
     /// Set, under `sync`, by the waker that took this waiter's entry because a round covered
     /// it (not by `take_all`: those waiters must look again). Cleared when it waits again.
     covered: AtomicBool,
+    /// Set by every wake-up just before its unpark; cleared when it waits again. What a
+    /// spinning waiter watches (it cannot see the unpark's token without consuming it).
+    woken: AtomicBool,
     /// Covered waiters this one wakes when it wakes (its children in the relay's tree,
     /// filled before `covered` is set).
     relay: Mutex<Vec<Arc<Slot>>>,
@@ -43,8 +57,37 @@ thread_local! {
     static SLOT: Arc<Slot> = Arc::new(Slot {
         thread: thread::current(),
         covered: AtomicBool::new(false),
+        woken: AtomicBool::new(false),
         relay: Mutex::new(Vec::new()),
     });
+}
+
+impl Slot {
+    /// Wakes the slot's thread (from its spin or its park).
+    pub fn wake(&self) {
+        self.woken.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
+/// Waits to be woken after [`Sleepers::add`]: yields the CPU for up to `spin` while no wake-up
+/// came and no round covered it (see the module doc), then parks unless covered. May return
+/// spuriously, as `park` does; a covered waiter that returns before its relay parent's unpark
+/// lands keeps that unpark's token, so one later `park` of this thread returns spuriously.
+pub(crate) fn wait(spin: Duration) {
+    SLOT.with(|slot| {
+        let woken = || slot.woken.load(Ordering::Acquire);
+        let covered = || slot.covered.load(Ordering::Acquire);
+        if !spin.is_zero() {
+            let until = Instant::now() + spin;
+            while !woken() && !covered() && Instant::now() < until {
+                thread::yield_now();
+            }
+        }
+        if woken() || !covered() {
+            thread::park();
+        }
+    })
 }
 
 fn current() -> Arc<Slot> {
@@ -82,6 +125,7 @@ impl Sleepers {
     pub fn add(&mut self, target: Position) {
         let slot = current();
         slot.covered.store(false, Ordering::Relaxed);
+        slot.woken.store(false, Ordering::Relaxed);
         self.list.push((target, slot));
     }
 
@@ -131,19 +175,19 @@ impl Sleepers {
 
     /// The sleeper to lead the next round when nobody leads: the one with the lowest target
     /// that `durable` does not cover. It stays listed (it removes itself when it wakes).
-    pub fn next_leader(&self, durable: Position) -> Option<Thread> {
+    pub fn next_leader(&self, durable: Position) -> Option<Arc<Slot>> {
         self.list
             .iter()
             .filter(|(p, _)| *p >= durable)
             .min_by_key(|(p, _)| *p)
-            .map(|(_, s)| s.thread.clone())
+            .map(|(_, s)| s.clone())
     }
 }
 
 /// Unparks the threads of `slots` (call with no lock held).
 pub(crate) fn unpark_all(slots: Vec<Arc<Slot>>) {
     for s in slots {
-        s.thread.unpark();
+        s.wake();
     }
 }
 
