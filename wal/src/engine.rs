@@ -410,6 +410,14 @@ impl Engine {
     /// round to the sync thread instead costs two thread switches per durable write. (The
     /// async face still asks the sync thread: it must not block.)
     pub fn wait_durable_until(&self, p: Position) -> Result<()> {
+        self.wait_durable_until_with(p, || {})
+    }
+
+    /// [`Engine::wait_durable_until`], running `work` once on the way: after this waiter
+    /// counts for the next round, and when it does not lead that round, after it yields
+    /// the CPU once (see `Wal::wait_durable_with`).
+    pub fn wait_durable_until_with(&self, p: Position, work: impl FnOnce()) -> Result<()> {
+        let mut work = Some(work);
         let mut s = lock(&self.sync);
         let mut counted = false;
         let result = loop {
@@ -432,6 +440,9 @@ impl Engine {
             let turn = self.turn(&mut s, counted);
             if turn == Turn::Lead {
                 drop(s);
+                if let Some(f) = work.take() {
+                    f();
+                }
                 let round = self.lead_round();
                 s = lock(&self.sync);
                 s.leading = false;
@@ -445,6 +456,10 @@ impl Engine {
             }
             s.sleepers.add(p);
             drop(s);
+            if let Some(f) = work.take() {
+                std::thread::yield_now();
+                f();
+            }
             match turn {
                 Turn::Gather(wait) => std::thread::park_timeout(wait),
                 Turn::Sleep | Turn::Lead => sleepers::wait(self.config.wait_spin),
@@ -461,6 +476,9 @@ impl Engine {
         self.leave(s);
         // Waiters relayed to this one while it was not looking (see `sleepers.rs`).
         sleepers::relay();
+        if let Some(f) = work.take() {
+            f();
+        }
         result
     }
 

@@ -147,3 +147,53 @@ fn blocking_writers_return_while_other_threads_rotate_and_sync() {
     assert_eq!(keys(read_all(&back)), acked);
     drop(wal);
 }
+
+/// `wait_durable_with` runs its work exactly once, under every policy, with 8 writers at once
+/// (leaders and followers both), and also when the wait fails (a closed log): a caller that
+/// keeps an index beside the log never leaves a record out of it.
+#[test]
+fn wait_durable_with_runs_its_work_once_whatever_the_outcome() {
+    let policies = [
+        FsyncPolicy::Always,
+        FsyncPolicy::Batch(Duration::from_millis(2)),
+        FsyncPolicy::Os,
+    ];
+    for policy in policies {
+        let fs = common::MemFs::new();
+        let (wal, _) = Wal::open(config(&fs, policy)).unwrap();
+        let wal = Arc::new(wal);
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let writers: Vec<_> = (0..8u32)
+            .map(|t| {
+                let (wal, runs) = (wal.clone(), runs.clone());
+                std::thread::spawn(move || {
+                    for i in 0..100u32 {
+                        let mut pos = None;
+                        let rec = Record::put((t * 1000 + i).to_le_bytes(), "v");
+                        wal.append_for_wait_with(&[rec], |p| pos = Some(p)).unwrap();
+                        let pos = pos.unwrap();
+                        let before = runs.load(Ordering::SeqCst);
+                        wal.wait_durable_with(pos, || {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                        })
+                        .unwrap();
+                        assert!(runs.load(Ordering::SeqCst) > before, "{policy:?}");
+                        if policy == FsyncPolicy::Always {
+                            assert!(wal.durable_position() > pos);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 800, "{policy:?}");
+        wal.close().unwrap();
+        let mut ran = 0;
+        let beyond = wal::Position::new(1_000, 0);
+        let r = wal.wait_durable_with(beyond, || ran += 1);
+        assert!(r.is_err(), "{policy:?}: {r:?}");
+        assert_eq!(ran, 1, "{policy:?}: the work runs when the wait fails");
+    }
+}
