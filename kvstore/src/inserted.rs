@@ -1,8 +1,9 @@
 //! The insert watermark: which sequence numbers are in a memtable.
 //!
 //! A writer takes its sequence numbers and appends to the WAL under the writer lock, batch
-//! after batch in sequence order, but inserts into the memtable after releasing it, at the
-//! same time as other writers (the skip list takes concurrent inserts). Inserts therefore end
+//! after batch in sequence order, but inserts into the memtable after releasing it (inside its
+//! WAL wait: see `write.rs`), at the same time as other writers (the skip list takes
+//! concurrent inserts). Inserts therefore end
 //! out of order, and `visible_seq` must not pass a sequence number whose insert is still
 //! running: a snapshot that saw `s + 1` without `s` would see `s` appear later. The watermark
 //! is the end of the prefix of sequence numbers whose inserts are done; a writer publishes its
