@@ -80,7 +80,7 @@ impl Engine {
         }
         // Flow control before anything is appended (see flow.rs).
         self.throttle()?;
-        let (last_pos, last_seq, mem, inserting) = {
+        let (last_pos, first, mem, inserting) = {
             let mut w = lock(&self.writer);
             self.check_poison()?;
             self.limit_memtable_memory(&w)?;
@@ -95,9 +95,9 @@ impl Engine {
             w.next_seq = first + ops.len() as SeqNo;
             let last_pos = last_pos.expect("one position per record");
             let inserting = self.inserted.begin(first, w.next_seq);
-            (last_pos, w.next_seq - 1, w.active.clone(), inserting)
+            (last_pos, first, w.active.clone(), inserting)
         };
-        let first = last_seq + 1 - ops.len() as SeqNo;
+        let last_seq = first + ops.len() as SeqNo - 1;
         let insert = || {
             let entry = |i: usize| {
                 let r = ops[i].as_record();
