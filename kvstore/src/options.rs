@@ -110,7 +110,7 @@ impl Options {
             fsync_policy: FsyncPolicy::Always,
             block_cache_bytes: 32 << 20,
             wal_segment_size_bytes: 64 << 20,
-            wal_wait_spin: wal::WalConfig::default().wait_spin,
+            wal_wait_spin: wal::DEFAULT_WAIT_SPIN,
             max_value_bytes: 16 << 20,
             max_manifest_bytes: 4 << 20,
             table: TableOptions::default(),

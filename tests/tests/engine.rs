@@ -309,6 +309,34 @@ fn snapshots_see_a_frozen_view_across_flushes_and_sequence_numbers_survive_reope
     assert_eq!(db.iter().count(), 50);
 }
 
+/// The key of a [`spawn_writers`] thread's `i`-th write.
+fn writer_key(t: usize, i: usize) -> String {
+    format!("t{t}-{i:05}")
+}
+
+/// Four threads, each making `writes` writes of keys of its own ([`writer_key`]); every
+/// `batch_every`-th is a batch of two puts, the key and the key with `b` appended, so a thread
+/// writes `writes + writes / batch_every` keys.
+fn spawn_writers(db: &Db, writes: usize, batch_every: usize) -> Vec<std::thread::JoinHandle<()>> {
+    (0..4)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for i in 0..writes {
+                    let k = writer_key(t, i);
+                    if i % batch_every == 0 {
+                        let mut b = db.batch();
+                        b.put(&k, b"1").put(format!("{k}b"), b"2");
+                        b.commit().unwrap();
+                    } else {
+                        db.put(&k, format!("{i}")).unwrap();
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn concurrent_writers_and_readers() {
     let fs = MemFs::new();
@@ -317,23 +345,7 @@ fn concurrent_writers_and_readers() {
         .fs(fs.shared())
         .open()
         .unwrap();
-    let writers: Vec<_> = (0..4)
-        .map(|t| {
-            let db = db.clone();
-            std::thread::spawn(move || {
-                for i in 0..300 {
-                    if i % 10 == 0 {
-                        let mut b = db.batch();
-                        b.put(format!("t{t}-{i:04}"), b"1")
-                            .put(format!("t{t}-{i:04}b"), b"2");
-                        b.commit().unwrap();
-                    } else {
-                        db.put(format!("t{t}-{i:04}"), format!("{i}")).unwrap();
-                    }
-                }
-            })
-        })
-        .collect();
+    let writers = spawn_writers(&db, 300, 10);
     let reader = {
         let db = db.clone();
         std::thread::spawn(move || {
@@ -344,8 +356,8 @@ fn concurrent_writers_and_readers() {
                 // A batch's two keys appear together or not at all.
                 for t in 0..4 {
                     for i in (0..300).step_by(10) {
-                        let a = format!("t{t}-{i:04}").into_bytes();
-                        let b = format!("t{t}-{i:04}b").into_bytes();
+                        let a = writer_key(t, i).into_bytes();
+                        let b = format!("{}b", writer_key(t, i)).into_bytes();
                         assert_eq!(
                             all.contains_key(&a),
                             all.contains_key(&b),
@@ -381,23 +393,7 @@ fn a_snapshot_holds_every_write_up_to_its_sequence_number() {
         .unwrap();
     let base = db.stats().visible_sequence;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writers: Vec<_> = (0..4)
-        .map(|t| {
-            let db = db.clone();
-            std::thread::spawn(move || {
-                for i in 0..2000 {
-                    if i % 50 == 0 {
-                        let mut b = db.batch();
-                        b.put(format!("t{t}-{i:05}a"), b"1")
-                            .put(format!("t{t}-{i:05}b"), b"2");
-                        b.commit().unwrap();
-                    } else {
-                        db.put(format!("t{t}-{i:05}"), b"v").unwrap();
-                    }
-                }
-            })
-        })
-        .collect();
+    let writers = spawn_writers(&db, 2000, 50);
     let readers: Vec<_> = (0..2)
         .map(|_| {
             let db = db.clone();

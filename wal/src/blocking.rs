@@ -103,10 +103,7 @@ impl Wal {
     /// appenders); under `Batch` and `Os` until it is written to the OS (one `write` shared
     /// with concurrent waiters; the `Batch` timer fsyncs it later).
     pub fn wait_durable(&self, pos: Position) -> Result<()> {
-        match self.engine().durable_target(pos)? {
-            Wait::Durable(p) => self.engine().wait_durable_until(p),
-            Wait::Written(p) => self.engine().wait_written(p),
-        }
+        self.wait_durable_with(pos, || {})
     }
 
     /// [`Wal::wait_durable`], running `work` once on the way, whatever the outcome: the

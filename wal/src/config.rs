@@ -127,11 +127,14 @@ impl Default for WalConfig {
             preallocate: true,
             mapped_appends: true,
             write_buffer_bytes: 256 << 10,
-            wait_spin: Duration::from_micros(400),
+            wait_spin: DEFAULT_WAIT_SPIN,
             fs: RealFs::shared(),
         }
     }
 }
+
+/// The default of [`WalConfig::wait_spin`].
+pub const DEFAULT_WAIT_SPIN: Duration = Duration::from_micros(400);
 
 /// How much zero-filled space [`WalConfig::preallocate`] adds ahead of the writer at a time
 /// (at most `segment_size_bytes`).

@@ -753,7 +753,7 @@ impl Engine {
 /// position). For the unit tests of the engine's parts.
 #[cfg(test)]
 pub(crate) fn test_engine(policy: FsyncPolicy) -> (Arc<Engine>, Position) {
-    test_engine_spinning(policy, WalConfig::default().wait_spin)
+    test_engine_spinning(policy, crate::DEFAULT_WAIT_SPIN)
 }
 
 /// [`test_engine`] with [`WalConfig::wait_spin`] set.

@@ -78,7 +78,9 @@ mod sync_thread;
 mod wal;
 mod writer;
 
-pub use config::{Compression, FsyncPolicy, RecoveryMode, WalConfig, PREALLOCATE_STEP};
+pub use config::{
+    Compression, FsyncPolicy, RecoveryMode, WalConfig, DEFAULT_WAIT_SPIN, PREALLOCATE_STEP,
+};
 pub use error::{Error, Result};
 pub use mapped_replay::{MappedRecord, MappedReplay, MappedStep};
 pub use position::Position;
