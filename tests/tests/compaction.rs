@@ -496,3 +496,84 @@ fn power_loss_at_any_step_of_a_compaction_loses_nothing_and_leaves_no_orphan() {
         "some faults hit the compaction: {outcomes:?}"
     );
 }
+
+#[test]
+fn flushes_and_compactions_open_their_tables_and_never_install_one_that_does_not_open() {
+    use common::{FaultKind, FaultyFs, Op};
+    let mem = MemFs::new();
+    let faulty = FaultyFs::new(mem.shared());
+    let open = |fs: Arc<dyn common::FileSystem>| {
+        Db::builder("/db")
+            .compaction_threads(0)
+            .compaction_options(CompactionOptions {
+                target_file_size_bytes: 8 << 10,
+                ..CompactionOptions::default()
+            })
+            .fs(fs)
+            .open()
+            .unwrap()
+    };
+    let mut model = std::collections::BTreeMap::new();
+    let mut fill = |db: &Db, from: u64| {
+        for i in from..from + 1000 {
+            let (k, v) = (key(i % 1500), format!("value {i:030}").into_bytes());
+            db.put(&k, &v).unwrap();
+            model.insert(k, v);
+        }
+        model.clone().into_iter().collect::<Vec<_>>()
+    };
+    let scan = |db: &Db| db.iter().collect::<Result<Vec<_>, _>>().unwrap();
+    let db = open(faulty.shared());
+    let mut want = Vec::new();
+    for round in 0..3 {
+        want = fill(&db, round * 1000);
+        db.flush().unwrap();
+    }
+    assert_eq!(db.stats().levels[0].files, 3);
+    // The flushes opened their tables: reading every key opens no file.
+    let opens = faulty.count(Op::OpenRead);
+    assert_eq!(scan(&db), want);
+    for (k, v) in &want {
+        assert_eq!(db.get(k).unwrap().as_ref(), Some(v));
+    }
+    assert_eq!(faulty.count(Op::OpenRead), opens, "a read opened a table");
+    // So did the compaction, for each of its outputs.
+    db.compact().unwrap();
+    let stats = db.stats();
+    assert_eq!(stats.levels[0].files, 0);
+    assert!(stats.table_files() > 1, "several outputs");
+    let opens = faulty.count(Op::OpenRead);
+    assert_eq!(scan(&db), want);
+    assert_eq!(faulty.count(Op::OpenRead), opens, "a read opened a table");
+
+    // A compaction output that does not open fails the job, which changes nothing.
+    want = fill(&db, 3000);
+    db.flush().unwrap();
+    let before = db.stats().table_files();
+    faulty.fail(Op::OpenRead, 0, FaultKind::Error);
+    db.compact().unwrap_err();
+    let stats = db.stats();
+    assert_eq!(stats.compaction_failures, 1);
+    assert_eq!(stats.table_files(), before);
+    assert_eq!(
+        table_files_on_disk(mem.shared().as_ref(), Path::new("/db")),
+        before,
+        "the job's outputs are removed"
+    );
+    assert_eq!(scan(&db), want);
+
+    // A flushed table that does not open fails the flush before the manifest names it: the
+    // writes stay in the WAL, and the next open recovers them and removes the orphan.
+    want = fill(&db, 4000);
+    faulty.fail(Op::OpenRead, 0, FaultKind::Error);
+    db.flush().unwrap_err();
+    drop(db);
+    faulty.heal();
+    let db = open(mem.shared());
+    assert_eq!(scan(&db), want);
+    assert_eq!(db.stats().table_files(), before);
+    assert_eq!(
+        table_files_on_disk(mem.shared().as_ref(), Path::new("/db")),
+        before
+    );
+}
