@@ -82,7 +82,7 @@ impl Engine {
                 added: vec![(task.output_level, meta.desc().clone())],
                 ..VersionEdit::default()
             };
-            self.install(edit, Vec::new())?;
+            self.install(edit)?;
             Counters::add(&self.counters.trivial_moves, 1);
             return Ok(());
         }
@@ -119,19 +119,6 @@ impl Engine {
             remove_outputs();
             return Err(TaskError::Job(Error::io(&self.dir, e)));
         }
-        // Each output is opened now, as a flush opens its table: one that does not read back
-        // fails the job before the manifest names it, and the first read does not open it.
-        let mut opened = Vec::with_capacity(out.tables.len());
-        for t in &out.tables {
-            match self.open_table(t.id) {
-                Ok(table) => opened.push((t.id, table)),
-                Err(e) => {
-                    drop(opened);
-                    remove_outputs();
-                    return Err(TaskError::Job(e));
-                }
-            }
-        }
         let edit = VersionEdit {
             deleted: inputs.iter().map(|(l, f)| (*l, f.number)).collect(),
             added: out
@@ -154,7 +141,7 @@ impl Engine {
         };
         // On a manifest failure the outputs stay: whether the edit reached the disk is
         // unknown, and the next open keeps them or removes them as the manifest says.
-        self.install(edit, opened)?;
+        self.install(edit)?;
         let c = &self.counters;
         Counters::add(&c.compactions, 1);
         Counters::add(&c.compaction_bytes_read, out.stats.bytes_read);
@@ -162,13 +149,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Makes `edit` durable, installs its version (with the `opened` tables of the files it
-    /// adds) and refreshes the write pressure.
-    fn install(
-        &self,
-        edit: VersionEdit,
-        opened: Vec<(u64, Arc<sstable::Table>)>,
-    ) -> std::result::Result<(), TaskError> {
+    /// Makes `edit` durable, installs its version and refreshes the write pressure.
+    fn install(&self, edit: VersionEdit) -> std::result::Result<(), TaskError> {
         {
             let mut versions = lock(&self.versions);
             let version = versions.log_and_apply(edit).map_err(|e| {
@@ -176,9 +158,6 @@ impl Engine {
                     "a compaction's manifest update failed: {e}"
                 )))
             })?;
-            for (number, table) in opened {
-                version.attach_table(number, table);
-            }
             self.update_read_state(|rs| ReadState {
                 active: rs.active.clone(),
                 immutables: rs.immutables.clone(),

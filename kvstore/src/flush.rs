@@ -3,8 +3,6 @@
 //! ```text
 //! frozen memtable -> TableBuilder -> NNNNNN.sst (fsynced by finish)
 //!                 -> fsync the database directory           (the table's name is durable)
-//!                 -> open the table (footer, filter, index)  (it reads back, or the flush
-//!                                                             fails before the manifest names it)
 //!                 -> manifest edit {add file at L0, log start = mark, last sequence} (fsynced)
 //!                 -> swap the read state: the table in, the memtable out (one atomic swap)
 //!                 -> wal.delete_segments_before(mark)        (only now: the data is in a
@@ -95,9 +93,6 @@ impl Engine {
         self.fs
             .sync_dir(&self.dir)
             .map_err(|e| Error::io(&self.dir, e))?;
-        // Opened here, off the read path: the first read after the flush would otherwise
-        // pay for reading and checking the filter and index (about 6 ms for a 26 MiB table).
-        let table = self.open_table(number)?;
         let size = desc.size_bytes;
         let edit = VersionEdit {
             log_start: Some(job.mark.to_bytes()),
@@ -108,7 +103,6 @@ impl Engine {
         {
             let mut versions = lock(&self.versions);
             let version = versions.log_and_apply(edit)?;
-            version.attach_table(number, table);
             self.update_read_state(|rs| ReadState {
                 active: rs.active.clone(),
                 immutables: rs

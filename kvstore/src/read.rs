@@ -240,20 +240,11 @@ impl Engine {
     /// and need not count a reference to each.
     fn table_ref<'f>(&self, f: &'f FileMeta) -> Result<&'f Arc<sstable::Table>> {
         if f.table.get().is_none() {
-            let _ = f.table.set(self.open_table(f.number)?);
+            let path = table_path(&self.dir, f.number);
+            let t = sstable::Table::open(self.fs.clone(), &path, f.number, self.cache.clone())?;
+            let _ = f.table.set(t);
         }
         Ok(f.table.get().expect("set above"))
-    }
-
-    /// Opens table file `number`: reads and checks its footer, filter, properties and index.
-    pub(crate) fn open_table(&self, number: u64) -> Result<Arc<sstable::Table>> {
-        let path = table_path(&self.dir, number);
-        Ok(sstable::Table::open(
-            self.fs.clone(),
-            &path,
-            number,
-            self.cache.clone(),
-        )?)
     }
 
     /// The value of `key` at snapshot `seq` (a registered snapshot's).

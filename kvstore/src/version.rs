@@ -48,8 +48,7 @@ impl FileReaper {
     }
 }
 
-/// A live table: its descriptor, its open reader (opened by the flush or compaction that wrote
-/// it, or on first use after a reopen), and the duty to delete
+/// A live table: its descriptor, its open reader (opened on first use), and the duty to delete
 /// its file once it is obsolete and unreferenced.
 pub struct FileMeta {
     desc: FileDesc,
@@ -152,15 +151,6 @@ impl Version {
     /// The files of one level.
     pub fn files(&self, level: usize) -> &[Arc<FileMeta>] {
         &self.levels[level]
-    }
-
-    /// Hands `table`, opened by the flush or compaction that wrote file `number`, to the
-    /// file's meta, so that the first read does not open it again. Does nothing if the
-    /// version lacks the file or its table is open already.
-    pub fn attach_table(&self, number: u64, table: Arc<sstable::Table>) {
-        if let Some(f) = self.levels.iter().flatten().find(|f| f.number == number) {
-            let _ = f.table.set(table);
-        }
     }
 
     /// Every live file, level by level.
