@@ -378,13 +378,14 @@ impl Engine {
     /// Registers a wait for `durable > p`: `Ok(true)` if already satisfied.
     fn request_durable(&self, p: Position) -> Result<bool> {
         let mut s = lock(&self.sync);
+        // Durable first: see `wait_durable_until_with`.
+        if s.durable > p {
+            return Ok(true);
+        }
         if let Some(cause) = self.poison.get() {
             return Err(Error::Poisoned {
                 cause: cause.clone(),
             });
-        }
-        if s.durable > p {
-            return Ok(true);
         }
         if s.shutdown {
             return Err(Error::Closed);
@@ -421,13 +422,16 @@ impl Engine {
         let mut s = lock(&self.sync);
         let mut counted = false;
         let result = loop {
+            // Durable first: a record that a round made durable stays so whatever fails
+            // after it (a later round, or a segment deletion whose directory fsync poisons
+            // the log), and its writer is told so, not told that it failed.
+            if s.durable > p {
+                break Ok(());
+            }
             if let Some(cause) = self.poison.get() {
                 break Err(Error::Poisoned {
                     cause: cause.clone(),
                 });
-            }
-            if s.durable > p {
-                break Ok(());
             }
             if s.shutdown {
                 break Err(Error::Closed);
@@ -447,6 +451,11 @@ impl Engine {
                 s = lock(&self.sync);
                 s.leading = false;
                 if let Err(e) = round {
+                    // The round's own fdatasync may have covered `p` before a later step
+                    // of it failed.
+                    if s.durable > p {
+                        break Ok(());
+                    }
                     break Err(e);
                 }
                 if s.durable <= p && self.closed.load(Ordering::Acquire) {
@@ -530,29 +539,25 @@ impl Engine {
         let _ = rx
             .wait_for(|d| *d > p || poison.get().is_some() || closed.load(Ordering::Acquire))
             .await;
+        // Durable first, as in `wait_durable_until_with`.
+        if *rx.borrow() > p {
+            return Ok(());
+        }
         if let Some(cause) = self.poison.get() {
             return Err(Error::Poisoned {
                 cause: cause.clone(),
             });
         }
-        if *rx.borrow() > p {
-            Ok(())
-        } else {
-            Err(Error::Closed)
-        }
+        Err(Error::Closed)
     }
 
-    /// The wait `wait_durable(pos)` does under the policy.
-    pub fn durable_target(&self, pos: Position) -> Result<Wait> {
-        if let Some(cause) = self.poison.get() {
-            return Err(Error::Poisoned {
-                cause: cause.clone(),
-            });
-        }
-        Ok(match self.config.fsync_policy {
+    /// The wait `wait_durable(pos)` does under the policy. Each wait reports a poisoned log
+    /// only for a record it has not already made durable (or written, under `Batch` and `Os`).
+    pub fn durable_target(&self, pos: Position) -> Wait {
+        match self.config.fsync_policy {
             FsyncPolicy::Always => Wait::Durable(pos),
             FsyncPolicy::Batch(_) | FsyncPolicy::Os => Wait::Written(pos),
-        })
+        }
     }
 
     /// The target of `sync()`: everything appended so far.

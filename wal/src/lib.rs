@@ -8,7 +8,8 @@
 //!   `append` returns, durable on `sync`, `close`, rotation). Under every policy an acknowledged
 //!   append survives a process crash; a power loss keeps what the policy had fsynced (the
 //!   table on [`FsyncPolicy`]). A failed write or fsync poisons the log: every later write
-//!   returns [`Error::Poisoned`].
+//!   returns [`Error::Poisoned`], and so does a wait for a record not yet durable; a wait for
+//!   one made durable before the failure returns `Ok`.
 //! - Format: segments of `segment_size_bytes`, each a header and crc32c-framed records;
 //!   specified byte by byte in `docs/wal-format.md` (see [`mod@format`]).
 //! - Recovery: a torn tail is cut back to the last whole batch; damage elsewhere is an error

@@ -90,7 +90,7 @@ impl Wal {
     /// appenders); under `Batch` and `Os` until it is written to the OS (one `write` shared
     /// with concurrent waiters; the `Batch` timer fsyncs it later).
     pub async fn wait_durable(&self, pos: Position) -> Result<()> {
-        match self.engine().durable_target(pos)? {
+        match self.engine().durable_target(pos) {
             Wait::Durable(p) => self.engine().wait_durable_until_async(p).await,
             Wait::Written(p) => self.engine().wait_written_async(p).await,
         }

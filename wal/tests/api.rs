@@ -464,6 +464,55 @@ fn failed_segment_removal_is_retried() {
     );
 }
 
+/// A record made durable stays acknowledged when the log is poisoned after it: here by the
+/// directory fsync of a segment deletion (which a store's flush thread runs while its writers
+/// wait). Waiting for it again, on either face, returns Ok; a record not yet durable, and
+/// every later append, fail. (The waits used to check the poison before the durable
+/// watermark: a store then failed a write whose record survived the crash.)
+#[test]
+fn a_durable_record_stays_acknowledged_after_a_later_failure_poisons_the_log() {
+    use common::{FaultKind, FaultyFs, Op};
+    let mem = MemFs::new();
+    let faulty = FaultyFs::new(mem.shared());
+    for policy in [FsyncPolicy::Always, FsyncPolicy::Os] {
+        let dir = format!("{DIR}-{policy:?}");
+        let cfg = WalConfig {
+            dir: dir.clone().into(),
+            fs: faulty.shared(),
+            fsync_policy: policy,
+            ..Default::default()
+        };
+        let (wal, _) = Wal::open(cfg).unwrap();
+        wal.append(&rec(0, 10)).unwrap();
+        let p = wal.rotate().unwrap();
+        let durable = wal.append(&rec(1, 10)).unwrap();
+        assert!(durable >= p);
+        let pending = wal.append_no_wait(&[rec(2, 10)]).unwrap()[0];
+        faulty.fail(Op::SyncDir, 0, FaultKind::Error);
+        assert!(wal.delete_segments_before(p).is_err());
+        assert!(matches!(
+            wal.append(&rec(3, 10)),
+            Err(Error::Poisoned { .. })
+        ));
+        wal.wait_durable(durable)
+            .unwrap_or_else(|e| panic!("{policy:?}: a durable record reported failed: {e}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(wal.to_async().wait_durable(durable))
+            .unwrap_or_else(|e| panic!("{policy:?}, async: a durable record reported failed: {e}"));
+        if policy == FsyncPolicy::Always {
+            // Written but never synced: the poison is its answer.
+            assert!(matches!(
+                wal.wait_durable(pending),
+                Err(Error::Poisoned { .. })
+            ));
+        }
+        faulty.heal();
+    }
+}
+
 /// Blocking threads and async tasks append at once while another thread keeps rotating
 /// (seals a leader must wait out): under `Os` they share group writes, under `Always` group
 /// commits (blocking waiters lead the rounds, async ones ask the sync thread). Every append
