@@ -378,17 +378,8 @@ impl Engine {
     /// Registers a wait for `durable > p`: `Ok(true)` if already satisfied.
     fn request_durable(&self, p: Position) -> Result<bool> {
         let mut s = lock(&self.sync);
-        // Durable first: see `wait_durable_until_with`.
-        if s.durable > p {
-            return Ok(true);
-        }
-        if let Some(cause) = self.poison.get() {
-            return Err(Error::Poisoned {
-                cause: cause.clone(),
-            });
-        }
-        if s.shutdown {
-            return Err(Error::Closed);
+        if let Some(done) = self.wait_outcome(s.durable, p, s.shutdown) {
+            return done.map(|()| true);
         }
         if s.in_flight <= p {
             s.requested = true;
@@ -422,19 +413,8 @@ impl Engine {
         let mut s = lock(&self.sync);
         let mut counted = false;
         let result = loop {
-            // Durable first: a record that a round made durable stays so whatever fails
-            // after it (a later round, or a segment deletion whose directory fsync poisons
-            // the log), and its writer is told so, not told that it failed.
-            if s.durable > p {
-                break Ok(());
-            }
-            if let Some(cause) = self.poison.get() {
-                break Err(Error::Poisoned {
-                    cause: cause.clone(),
-                });
-            }
-            if s.shutdown {
-                break Err(Error::Closed);
+            if let Some(done) = self.wait_outcome(s.durable, p, s.shutdown) {
+                break done;
             }
             if !counted && s.in_flight <= p {
                 // Not covered by a round in flight: this waiter needs the next one.
@@ -453,10 +433,7 @@ impl Engine {
                 if let Err(e) = round {
                     // The round's own fdatasync may have covered `p` before a later step
                     // of it failed.
-                    if s.durable > p {
-                        break Ok(());
-                    }
-                    break Err(e);
+                    break if s.durable > p { Ok(()) } else { Err(e) };
                 }
                 if s.durable <= p && self.closed.load(Ordering::Acquire) {
                     break Err(Error::Closed); // closed under us: nothing left to sync
@@ -539,16 +516,24 @@ impl Engine {
         let _ = rx
             .wait_for(|d| *d > p || poison.get().is_some() || closed.load(Ordering::Acquire))
             .await;
-        // Durable first, as in `wait_durable_until_with`.
-        if *rx.borrow() > p {
-            return Ok(());
+        let durable = *rx.borrow();
+        // Woken: done, poisoned or closed.
+        self.wait_outcome(durable, p, true)
+            .unwrap_or(Err(Error::Closed))
+    }
+
+    /// What a waiter for `durable > p` is told now, if it is done: `Ok` once `durable` covers
+    /// `p`, whatever failed after (a record a round made durable stays so, and its writer is
+    /// told so, not told that it failed, when a later round or a segment deletion's directory
+    /// fsync poisons the log); else the poison; else, if `closed`, `Closed`.
+    fn wait_outcome(&self, durable: Position, p: Position, closed: bool) -> Option<Result<()>> {
+        if durable > p {
+            return Some(Ok(()));
         }
-        if let Some(cause) = self.poison.get() {
-            return Err(Error::Poisoned {
-                cause: cause.clone(),
-            });
+        if let Err(e) = self.poisoned() {
+            return Some(Err(e));
         }
-        Err(Error::Closed)
+        closed.then_some(Err(Error::Closed))
     }
 
     /// The wait `wait_durable(pos)` does under the policy. Each wait reports a poisoned log

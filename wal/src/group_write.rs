@@ -56,7 +56,7 @@ impl Drop for Leader<'_> {
 }
 
 impl Engine {
-    fn poisoned(&self) -> Result<()> {
+    pub(crate) fn poisoned(&self) -> Result<()> {
         match self.poison.get() {
             Some(cause) => Err(Error::Poisoned {
                 cause: cause.clone(),

@@ -475,9 +475,8 @@ fn a_durable_record_stays_acknowledged_after_a_later_failure_poisons_the_log() {
     let mem = MemFs::new();
     let faulty = FaultyFs::new(mem.shared());
     for policy in [FsyncPolicy::Always, FsyncPolicy::Os] {
-        let dir = format!("{DIR}-{policy:?}");
         let cfg = WalConfig {
-            dir: dir.clone().into(),
+            dir: format!("{DIR}-{policy:?}").into(),
             fs: faulty.shared(),
             fsync_policy: policy,
             ..Default::default()
