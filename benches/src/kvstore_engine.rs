@@ -52,7 +52,8 @@ impl KvStoreEngine {
         };
         let settings = format!(
             "fsync policy {policy:?} ({}{spin}), lz4 table blocks, block cache {} MiB, \
-             memtable {} MiB, all memtables {} MiB (past it writers wait for the running flush)",
+             memtable {} MiB (frozen early, down to half, when writes outpace flushes), \
+             all memtables {} MiB (past it writers wait for the running flush)",
             options.durability(),
             options.cache_bytes >> 20,
             options.write_buffer_bytes >> 20,

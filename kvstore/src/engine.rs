@@ -9,6 +9,7 @@
 //! `compact_cv` holding nothing else (`flow.rs`); compaction never takes `writer` or `flush`.
 
 use crate::error::{Error, Result};
+use crate::freeze_point::ActiveSince;
 use crate::inserted::InsertWatermark;
 use crate::options::Options;
 use crate::version::Version;
@@ -29,6 +30,8 @@ pub(crate) struct Writer {
     pub next_seq: SeqNo,
     /// The active memtable (also in the read state).
     pub active: Arc<MemTable>,
+    /// When `active` became the active memtable (for its write pace: freeze_point.rs).
+    pub active_since: ActiveSince,
 }
 
 /// What a read needs, swapped as a whole (copy on write) so a reader sees one consistent set:
@@ -154,6 +157,13 @@ pub(crate) struct Engine {
     /// The approximate bytes of the frozen memtables not yet flushed (see
     /// `Options::memtable_memory_limit_bytes`).
     pub frozen_bytes: AtomicUsize,
+    /// The size at which the active memtable is frozen (see freeze_point.rs).
+    pub freeze_at: AtomicUsize,
+    /// The flushes' seconds per memtable byte (freeze_point.rs), as `f64` bits; 0 before the
+    /// first flush.
+    pub flush_secs_per_byte: AtomicU64,
+    /// The last memtable frozen for being full: its bytes per second of writing, as `f64` bits.
+    pub write_bytes_per_sec: AtomicU64,
     pub next_memtable_id: AtomicU64,
     pub _lock: DirLock,
 }
@@ -194,6 +204,9 @@ impl Engine {
             compact_cancel: AtomicBool::new(false),
             pressure: AtomicU64::new(0),
             frozen_bytes: AtomicUsize::new(0),
+            freeze_at: AtomicUsize::new(opts.memtable_size_bytes),
+            flush_secs_per_byte: AtomicU64::new(0),
+            write_bytes_per_sec: AtomicU64::new(0),
             dir: opts.path.clone(),
             fs: opts.fs.clone(),
             opts,
@@ -201,6 +214,10 @@ impl Engine {
             writer: Mutex::new(Writer {
                 next_seq,
                 active: active.clone(),
+                active_since: ActiveSince {
+                    at: std::time::Instant::now(),
+                    stall_micros: 0,
+                },
             }),
             read_state: RwLock::new(Arc::new(ReadState {
                 active,

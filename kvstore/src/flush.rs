@@ -69,10 +69,12 @@ impl Engine {
                     q = self.flush_cv.wait(q).unwrap_or_else(|p| p.into_inner());
                 }
             };
+            let start = std::time::Instant::now();
             if let Err(e) = self.flush_one(&job) {
                 self.poison(e);
                 return;
             }
+            self.note_flush_pace(job.mem.approximate_size_bytes(), start.elapsed());
             {
                 let mut q = lock(&self.flush);
                 self.dequeue_flushed(&mut q);

@@ -58,6 +58,7 @@ pub mod filename;
 mod flow;
 mod flush;
 pub mod format;
+mod freeze_point;
 mod inserted;
 mod level_iter;
 pub mod manifest;

@@ -20,13 +20,20 @@ pub struct Options {
     pub path: PathBuf,
     /// Create the database if the directory holds none. Default: `true`.
     pub create_if_missing: bool,
-    /// A memtable this large (approximate bytes) is frozen and flushed. Default: 64 MiB.
+    /// A memtable this large (approximate bytes) is frozen and flushed. Under
+    /// `memtable_memory_limit_bytes`, a memtable may be frozen earlier, down to half this
+    /// size, when writes outpace flushes (see there). Default: 64 MiB.
     /// Allowed: 1 KiB ..= 4 GiB.
     pub memtable_size_bytes: usize,
     /// The memory all memtables together may hold (approximate bytes: the active one and the
     /// frozen ones waiting for the flush thread). A write that finds a flush running and the
-    /// total at or above this waits for the flush to end. 0: no limit beyond
-    /// `max_immutable_memtables`. Default: 0. Allowed: 0, or at least `memtable_size_bytes`.
+    /// total at or above this waits for the flush to end. To keep writers from reaching it,
+    /// memtables are then frozen early when the last memtable's write pace and the flushes'
+    /// pace say that the next memtable would reach the limit while the last one flushes:
+    /// at `limit / (1 + write rate x flush seconds per byte)`, between half of
+    /// `memtable_size_bytes` and all of it (`Stats::memtable_freeze_bytes` shows the current
+    /// point). 0: no limit beyond `max_immutable_memtables`, and every memtable is frozen at
+    /// `memtable_size_bytes`. Default: 0. Allowed: 0, or at least `memtable_size_bytes`.
     pub memtable_memory_limit_bytes: usize,
     /// A log replayed at open whose records take at least this many bytes (keys, values and
     /// 40 bytes of place each) is kept where it is: a frozen memtable of places in the mapped

@@ -34,6 +34,10 @@ pub struct Stats {
     pub memtable_bytes: u64,
     /// Frozen memtables waiting for or in a flush.
     pub immutable_memtables: usize,
+    /// The size at which the active memtable will be frozen: `memtable_size_bytes`, or less
+    /// under `memtable_memory_limit_bytes` when writes outpace flushes (see
+    /// `Options::memtable_memory_limit_bytes`).
+    pub memtable_freeze_bytes: u64,
     /// Bytes in the WAL directory.
     pub wal_bytes: u64,
     /// Segment files in the WAL directory.
@@ -182,6 +186,7 @@ impl Stats {
                 .map(|m| m.approximate_size_bytes() as u64)
                 .sum(),
             immutable_memtables: rs.immutables.len(),
+            memtable_freeze_bytes: engine.freeze_at() as u64,
             wal_bytes,
             wal_segments,
             block_cache_hits: hits,

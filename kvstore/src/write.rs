@@ -4,7 +4,9 @@
 //! write(ops):  lock writer
 //!                wait while a flush runs and the memtables  (memtable_memory_limit_bytes;
 //!                  hold the memory limit                     0 = no limit)
-//!                if memtable full: freeze it (see below)
+//!                if memtable full: freeze it (see below)    (full: memtable_size_bytes, or
+//!                                                            less under a memory limit:
+//!                                                            freeze_point.rs)
 //!                seqs = next_seq .. next_seq + n            (one per record, no gaps)
 //!                wal.append_for_wait(records)               (one atomic batch, in seq order)
 //!                mem = the active memtable; seqs given out  (inserted.rs)
@@ -84,7 +86,8 @@ impl Engine {
             let mut w = lock(&self.writer);
             self.check_poison()?;
             self.limit_memtable_memory(&w)?;
-            if w.active.approximate_size_bytes() >= self.opts.memtable_size_bytes {
+            if w.active.approximate_size_bytes() >= self.freeze_at() {
+                self.note_write_pace(&w);
                 self.freeze(&mut w)?;
             }
             let mut last_pos = None;
@@ -224,6 +227,7 @@ impl Engine {
         };
         let fresh = self.new_memtable();
         let old = std::mem::replace(&mut w.active, fresh.clone());
+        w.active_since = self.active_since_now();
         let frozen = Arc::new(Frozen {
             mem: old.clone(),
             mark,

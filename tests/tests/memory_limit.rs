@@ -20,17 +20,24 @@ fn value(i: u64) -> Vec<u8> {
     format!("{i:0>200}").into_bytes()
 }
 
-#[test]
-fn writers_wait_for_a_running_flush_at_the_memory_limit_and_then_go_on() {
+/// A store of `MEMTABLE`-byte memtables under a memory limit of `limit` (0: none) whose
+/// flushes stop before they install their table until `fs.release(Op::SyncDir)`.
+fn open_with_flushes_held(limit: usize) -> (FaultyFs, Db) {
     let fs = FaultyFs::new(MemFs::new().shared());
     fs.hold(Op::SyncDir, Some(FLUSH_THREAD));
     let db = Db::builder("/db")
         .fs(fs.shared())
         .fsync_policy(FsyncPolicy::Os)
         .memtable_size_bytes(MEMTABLE)
-        .memtable_memory_limit_bytes(LIMIT)
+        .memtable_memory_limit_bytes(limit)
         .open()
         .unwrap();
+    (fs, db)
+}
+
+#[test]
+fn writers_wait_for_a_running_flush_at_the_memory_limit_and_then_go_on() {
+    let (fs, db) = open_with_flushes_held(LIMIT);
     let done = Arc::new(AtomicU64::new(0));
     let writer = {
         let (db, done) = (db.clone(), done.clone());
@@ -94,4 +101,66 @@ fn a_limit_below_the_memtable_size_is_refused() {
         other => panic!("unexpected error: {other}"),
     }
     assert!(fs.list_dir(Path::new("/db")).map_or(true, |f| f.is_empty()));
+}
+
+/// Puts `value(i)` for `i` from `from` on, one at a time, until `done(stats)`; returns the
+/// next `i`. Panics after `max` puts.
+fn put_until(db: &Db, from: u64, max: u64, done: impl Fn(&kvstore::Stats) -> bool) -> u64 {
+    for i in from..from + max {
+        db.put(i.to_be_bytes(), value(i)).unwrap();
+        if done(&db.stats()) {
+            return i + 1;
+        }
+    }
+    panic!("{max} puts from {from} never got there: {:?}", db.stats());
+}
+
+/// Opens a store whose first flush takes at least a second (its directory sync is held), has
+/// it flush one full memtable, and returns it with the next key to write.
+fn after_one_slow_flush(limit: usize) -> (Db, u64) {
+    let (fs, db) = open_with_flushes_held(limit);
+    assert_eq!(db.stats().memtable_freeze_bytes, MEMTABLE as u64);
+    // The first memtable freezes at its full size: no flush has been timed yet.
+    let next = put_until(&db, 0, 10_000, |s| s.immutable_memtables == 1);
+    assert_eq!(db.stats().memtable_freeze_bytes, MEMTABLE as u64);
+    std::thread::sleep(Duration::from_secs(1));
+    fs.release(Op::SyncDir);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.stats().flushes == 0 {
+        assert!(Instant::now() < deadline, "the flush never ended");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (db, next)
+}
+
+/// Under a memory limit, a flush slower than the writers makes the next memtable freeze
+/// early (here at the floor, half the memtable size: the writer filled the first memtable in
+/// far less than the second its flush took), so its flush starts before the writers reach the
+/// limit.
+#[test]
+fn under_a_memory_limit_a_slow_flush_makes_the_next_memtable_freeze_early() {
+    let (db, next) = after_one_slow_flush(MEMTABLE + MEMTABLE / 8);
+    assert_eq!(db.stats().memtable_freeze_bytes, (MEMTABLE / 2) as u64);
+    // The second memtable holds one put from before; it freezes at the write that finds it
+    // at half the size.
+    let end = put_until(&db, next, 10_000, |s| {
+        s.immutable_memtables == 1 || s.flushes == 2
+    });
+    let per_entry = (8 + 200 + memtable::ENTRY_OVERHEAD_BYTES) as u64;
+    let held = (end - next) * per_entry; // the freezing put went to the third memtable
+    let half = (MEMTABLE / 2) as u64;
+    assert!(
+        (half..half + per_entry).contains(&held),
+        "the second memtable froze at {held} bytes, not at {half}"
+    );
+    for i in (0..end).step_by(31) {
+        assert_eq!(db.get(i.to_be_bytes()).unwrap(), Some(value(i)));
+    }
+}
+
+/// Without a memory limit, memtables always freeze at `memtable_size_bytes`.
+#[test]
+fn without_a_memory_limit_memtables_freeze_at_their_size_however_slow_the_flush() {
+    let (db, _) = after_one_slow_flush(0);
+    assert_eq!(db.stats().memtable_freeze_bytes, MEMTABLE as u64);
 }
