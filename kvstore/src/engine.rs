@@ -214,10 +214,7 @@ impl Engine {
             writer: Mutex::new(Writer {
                 next_seq,
                 active: active.clone(),
-                active_since: ActiveSince {
-                    at: std::time::Instant::now(),
-                    stall_micros: 0,
-                },
+                active_since: ActiveSince::now(0),
             }),
             read_state: RwLock::new(Arc::new(ReadState {
                 active,

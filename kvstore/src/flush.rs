@@ -116,8 +116,10 @@ impl Engine {
                 version,
             });
         }
-        // A failed delete costs only disk space: the next flush deletes these segments too
-        // (everything before its later mark), so it is counted, not fatal.
+        // A failed removal costs only disk space: the next flush deletes these segments too
+        // (everything before its later mark), so it is counted, not fatal. A failed fsync of
+        // the WAL's directory after removals is another matter: it poisons the WAL (which
+        // segments are gone is then unknown), and the next write fails with that error.
         if self.wal.delete_segments_before(job.mark).is_err() {
             Counters::add(&self.counters.wal_delete_failures, 1);
         }
