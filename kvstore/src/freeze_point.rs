@@ -10,14 +10,24 @@
 //! S + r * p * S <= L,   i.e.   S <= L / (1 + r * p)
 //! ```
 //!
-//! So each memtable frozen for being full sets the next one's size to
-//! [`freeze_point`]`(L, memtable_size_bytes, r, p)`: that bound, at most the configured size
-//! and at least half of it. `r` is the frozen memtable's own pace (its bytes over its life,
-//! less the time writers waited on the limit meanwhile); `p` is a running mean (weight 1/2
-//! for the newest) of the flushes' seconds per byte, measured by the flush thread. Without a
-//! limit, or before the first flush, memtables freeze at `memtable_size_bytes`. When the
-//! flush is slower than the writers even at half size (`r * p > 1`), writers wait anyway and
-//! the floor keeps tables from shrinking further for nothing.
+//! So the active memtable is frozen at [`freeze_point`]`(L, memtable_size_bytes, r, p)`: that
+//! bound, at most the configured size and at least half of it. `r` is the pace of the last
+//! memtable frozen for being full (its bytes over its life, less the time writers waited on
+//! the limit meanwhile), taken as that memtable is frozen; `p` is the flushes' seconds per
+//! byte, taken by the flush thread after each flush: a flush slower than the pace so far sets
+//! it, a faster one moves it half way (so the point errs towards flushing early). The point is
+//! recomputed at both moments, so a flush that ends while the next memtable fills already
+//! moves that memtable's point. Without a limit, or before the first flush, memtables freeze
+//! at `memtable_size_bytes`. When the flush is slower than the writers even at half size
+//! (`r * p > 1`), writers wait anyway and the floor keeps tables from shrinking further for
+//! nothing.
+//!
+//! The writer (under the writer lock) and the flush thread both recompute; one of them may
+//! store a point made from the other's previous figure, which the next recomputation
+//! corrects. The point is a heuristic: the limit alone bounds the memory.
+//!
+//! A memtable that took in a replayed log at open counts the replayed bytes in its pace, so
+//! its successor may freeze early once; the next full memtable's pace corrects it.
 //!
 //! The memory bound is unchanged (writers still wait at L); what changes is that a flush
 //! starts before the memtables reach it. Measured in `compare` (64 MiB write buffer, L = 72
