@@ -55,11 +55,9 @@ pub(crate) fn freeze_point(
     if limit == 0 {
         return size;
     }
+    // `max` also turns a NaN product into 0; an infinite one makes `fits` 0, then the floor.
     let growth = (write_bytes_per_sec * p).max(0.0);
     let fits = limit as f64 / (1.0 + growth);
-    if fits.is_nan() {
-        return size;
-    }
     (fits as usize).clamp(size / 2, size)
 }
 
@@ -174,6 +172,10 @@ mod tests {
             64 * MIB
         );
         assert_eq!(freeze_point(72 * MIB, 64 * MIB, 0.0, Some(1e-8)), 64 * MIB);
+        assert_eq!(
+            freeze_point(72 * MIB, 64 * MIB, f64::NAN, Some(1e-8)),
+            64 * MIB
+        );
     }
 
     #[test]
