@@ -107,13 +107,43 @@ impl BloomFilter {
     }
 
     /// As [`BloomFilter::may_contain`], given the key's [`bloom_hash`].
+    ///
+    /// The probes are those of [`build_filter`], `(h1 + i * h2) mod m`, walked as
+    /// `h1 mod m` plus `i` steps of `h2 mod m` (each sum below `2m`, so one subtraction
+    /// reduces it): two divisions per query instead of one per probe. The first two bits are
+    /// read together, with no branch between them: most keys a filter rejects are rejected by
+    /// one of those two (about three in four at 10 bits per key), and the two loads, usually
+    /// misses in the CPU caches, then overlap instead of the second waiting on the first.
     pub fn may_contain_hash(&self, hash: u64) -> bool {
         if self.bits.is_empty() {
             return true;
         }
         let m_bits = self.bits.len() as u64 * 8;
-        probes(hash, self.k, m_bits)
-            .all(|bit| self.bits[(bit / 8) as usize] & (1 << (bit % 8)) != 0)
+        let step = (hash >> 32) % m_bits;
+        let next = |bit: u64| {
+            let b = bit + step;
+            if b >= m_bits {
+                b - m_bits
+            } else {
+                b
+            }
+        };
+        let bit_at = |bit: u64| (self.bits[(bit / 8) as usize] >> (bit % 8)) & 1;
+        let first = (hash & 0xffff_ffff) % m_bits;
+        if self.k == 1 {
+            return bit_at(first) != 0;
+        }
+        let mut bit = next(first);
+        if bit_at(first) & bit_at(bit) == 0 {
+            return false;
+        }
+        for _ in 2..self.k {
+            bit = next(bit);
+            if bit_at(bit) == 0 {
+                return false;
+            }
+        }
+        true
     }
 
     /// The filter's size in bytes.
@@ -176,6 +206,46 @@ mod tests {
             let rate = fp as f64 / probes as f64;
             eprintln!("{shape} keys, n={n}: measured false-positive rate {rate:.4}");
             assert!(rate < 0.02, "{shape} n={n}: false-positive rate {rate}");
+        }
+    }
+
+    /// The query walks the probes incrementally and reads the first two together; it must
+    /// answer exactly as the probe formula that built the filter, for every probe count and
+    /// for filters of sizes that are and are not powers of two, half full and nearly full.
+    #[test]
+    fn queries_match_the_probe_formula() {
+        let mut seed = 7;
+        for bytes in [8usize, 13, 64, 1000, 4099] {
+            for fill in [2u64, 8] {
+                // Random bits, about one in `fill` clear (a real filter is about half full).
+                let bits: Vec<u8> = (0..bytes)
+                    .map(|_| {
+                        let mut b = 0u8;
+                        for j in 0..8 {
+                            if !splitmix(&mut seed).is_multiple_of(fill) {
+                                b |= 1 << j;
+                            }
+                        }
+                        b
+                    })
+                    .collect();
+                for k in 1..=MAX_PROBES {
+                    let mut block = bits.clone();
+                    block.push(k);
+                    let f = BloomFilter::decode(&block).unwrap();
+                    let m_bits = bytes as u64 * 8;
+                    for _ in 0..500 {
+                        let h = splitmix(&mut seed);
+                        let want = probes(h, k, m_bits)
+                            .all(|bit| bits[(bit / 8) as usize] & (1 << (bit % 8)) != 0);
+                        assert_eq!(
+                            f.may_contain_hash(h),
+                            want,
+                            "{bytes} bytes, k {k}, hash {h:#x}"
+                        );
+                    }
+                }
+            }
         }
     }
 
