@@ -9,6 +9,7 @@
 use crate::filename::table_path;
 use crate::format::NUM_LEVELS;
 use crate::version_edit::{FileDesc, VersionEdit};
+use common::ikey::compare_user_keys;
 use common::FileSystem;
 use std::collections::HashMap;
 use std::fmt;
@@ -80,10 +81,11 @@ impl FileMeta {
         self.obsolete.store(true, Ordering::SeqCst);
     }
 
-    /// Whether the file's key range contains `user_key`.
+    /// Whether the file's key range contains `user_key` (compared inline, without a `memcmp`
+    /// call: a point read checks every level-0 file's range).
     pub fn may_contain(&self, user_key: &[u8]) -> bool {
-        self.desc.smallest.user_key.as_slice() <= user_key
-            && user_key <= self.desc.largest.user_key.as_slice()
+        compare_user_keys(&self.desc.smallest.user_key, user_key).is_le()
+            && compare_user_keys(user_key, &self.desc.largest.user_key).is_le()
     }
 
     /// Whether the file's key range meets `[lo, hi]` (`None` = unbounded).
@@ -181,7 +183,9 @@ impl Version {
             .iter()
             .filter(move |f| f.may_contain(user_key));
         let deeper = self.levels[1..].iter().filter_map(move |files| {
-            let i = files.partition_point(|f| f.largest.user_key.as_slice() < user_key);
+            files.last()?; // an empty level (most levels of a small database)
+            let i =
+                files.partition_point(|f| compare_user_keys(&f.largest.user_key, user_key).is_lt());
             files.get(i).filter(|f| f.may_contain(user_key))
         });
         l0.chain(deeper)

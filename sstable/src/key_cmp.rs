@@ -1,9 +1,9 @@
 //! The internal-key comparison of the block cursor's hot loops, inlined: the same order as
 //! [`common::ikey::compare_encoded`] (user key bytewise ascending, then trailer descending), with
-//! the user keys compared eight bytes at a time as big-endian words (which order like the bytes)
-//! so that the short keys typical of a table cost no `memcmp` call.
+//! the user keys compared eight bytes at a time ([`common::ikey::compare_user_keys`]) so that
+//! the short keys typical of a table cost no `memcmp` call.
 
-use common::ikey::compare_encoded;
+use common::ikey::{compare_encoded, compare_user_keys};
 use std::cmp::Ordering;
 
 /// Compares two encoded internal keys in internal-key order (as `compare_encoded`).
@@ -14,34 +14,7 @@ pub(crate) fn compare_keys(a: &[u8], b: &[u8]) -> Ordering {
     }
     let (ua, ta) = a.split_at(a.len() - 8);
     let (ub, tb) = b.split_at(b.len() - 8);
-    compare_bytes(ua, ub).then_with(|| word_le(tb).cmp(&word_le(ta)))
-}
-
-/// Bytewise comparison, eight bytes at a time.
-#[inline]
-fn compare_bytes(a: &[u8], b: &[u8]) -> Ordering {
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        let (x, y) = (word_be(x), word_be(y));
-        if x != y {
-            return x.cmp(&y);
-        }
-    }
-    // At least one side has fewer than 8 bytes left; the chunks compared so far are equal.
-    let done = a.len().min(b.len()) / 8 * 8;
-    let (ra, rb) = (&a[done..], &b[done..]);
-    for (x, y) in ra.iter().zip(rb) {
-        if x != y {
-            return x.cmp(y);
-        }
-    }
-    ra.len().cmp(&rb.len())
-}
-
-#[inline]
-fn word_be(b: &[u8]) -> u64 {
-    u64::from_be_bytes(b.try_into().unwrap_or([0; 8]))
+    compare_user_keys(ua, ub).then_with(|| word_le(tb).cmp(&word_le(ta)))
 }
 
 #[inline]
