@@ -129,15 +129,18 @@ fn word_be(b: &[u8]) -> u64 {
     u64::from_be_bytes(b.try_into().unwrap_or([0; 8]))
 }
 
-/// Compares two encoded internal keys in internal-key order. Keys too short to hold a trailer
-/// compare bytewise (decoders reject them before they reach a comparison).
+/// Compares two encoded internal keys in internal-key order (user key bytewise ascending, then
+/// trailer descending), inlined, the user keys through [`compare_user_keys`]: the block
+/// cursor's hot loops compare this way. Keys too short to hold a trailer compare bytewise
+/// (decoders reject them before they reach a comparison).
+#[inline]
 pub fn compare_encoded(a: &[u8], b: &[u8]) -> Ordering {
     if a.len() < 8 || b.len() < 8 {
         return a.cmp(b);
     }
     let (ua, ta) = a.split_at(a.len() - 8);
     let (ub, tb) = b.split_at(b.len() - 8);
-    ua.cmp(ub).then_with(|| {
+    compare_user_keys(ua, ub).then_with(|| {
         let ta = u64::from_le_bytes(ta.try_into().unwrap_or([0; 8]));
         let tb = u64::from_le_bytes(tb.try_into().unwrap_or([0; 8]));
         tb.cmp(&ta)
@@ -187,14 +190,25 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
-        /// The word-wise comparison orders exactly as the slices' own `cmp`, for keys that
-        /// share a prefix of any length (ties in whole words, then a difference or an end).
+        /// The word-wise comparisons order exactly as the slices' own `cmp` (user keys) and as
+        /// that `cmp` followed by the trailer descending (encoded keys), for keys that share a
+        /// prefix of any length, as keys in one block do (ties in whole words, then a
+        /// difference or an end).
         #[test]
-        fn user_key_comparison_agrees_with_slice_order(a in key_bytes(), b in key_bytes(), shared in 0usize..40) {
+        fn word_wise_comparisons_agree_with_slice_order(a in key_bytes(), b in key_bytes(), shared in 0usize..40) {
             let mut b2 = a[..shared.min(a.len())].to_vec();
             b2.extend_from_slice(&b);
+            let by_slices = |x: &[u8], y: &[u8]| {
+                if x.len() < 8 || y.len() < 8 {
+                    return x.cmp(y);
+                }
+                let (ux, tx) = x.split_at(x.len() - 8);
+                let (uy, ty) = y.split_at(y.len() - 8);
+                ux.cmp(uy).then_with(|| ty.iter().rev().cmp(tx.iter().rev()))
+            };
             for (x, y) in [(&a, &b), (&a, &b2), (&b2, &a), (&a, &a)] {
                 prop_assert_eq!(compare_user_keys(x, y), x.cmp(y));
+                prop_assert_eq!(compare_encoded(x, y), by_slices(x, y));
             }
         }
     }

@@ -6,8 +6,8 @@
 //! error, never a skip and never a panic.
 
 use crate::block::{Block, BlockError};
-use crate::key_cmp::compare_keys;
 use common::coding::Reader;
+use common::ikey::compare_encoded;
 use common::{SeqNo, ValueKind};
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -349,7 +349,7 @@ impl BlockIter {
         while left < right {
             let mid = (left + right).div_ceil(2);
             let less = match self.restart_key(mid) {
-                Ok(k) => compare_keys(k, target) == Ordering::Less,
+                Ok(k) => compare_encoded(k, target) == Ordering::Less,
                 Err(e) => return self.fail(e.offset, e.reason),
             };
             if less {
@@ -362,7 +362,7 @@ impl BlockIter {
         if !self.parse_next(false)? {
             return Ok(());
         }
-        while compare_keys(&self.key, target) == Ordering::Less {
+        while compare_encoded(&self.key, target) == Ordering::Less {
             if !self.parse_next(true)? {
                 return Ok(());
             }
@@ -476,7 +476,7 @@ fn follows(prev: &[u8], next: &[u8], shared: usize) -> bool {
             Ordering::Equal => {}
         }
     }
-    compare_keys(prev, next) == Ordering::Less
+    compare_encoded(prev, next) == Ordering::Less
 }
 
 #[cfg(test)]

@@ -51,7 +51,6 @@ pub mod filter;
 pub mod format;
 pub mod fuzz;
 pub mod index;
-mod key_cmp;
 mod lz4;
 pub mod properties;
 pub mod table_builder;
