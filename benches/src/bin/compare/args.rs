@@ -92,6 +92,10 @@ pub struct Args {
     /// Key order of the recovery measurement's fill (`all` measures both).
     #[arg(long, value_enum, default_value = "ascending")]
     pub recovery_order: KeyOrder,
+    /// Runs of each engine's case in `all` (round by round, every engine in turn); the
+    /// tables report each engine's median run by ops/s (see `median.rs`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
     /// Skip the limits in `all`.
     #[arg(long)]
     pub no_limits: bool,

@@ -13,6 +13,7 @@ mod args;
 mod child;
 mod limits;
 mod measure;
+mod median;
 mod recovery;
 mod row;
 mod table;
@@ -104,6 +105,12 @@ fn all(args: &Args) -> Result<(), String> {
         root.display()
     );
     println!("each engine and case runs in its own process, case by case (every engine in turn); durable cases (fillsync, fillbatch) open every engine with a durable write/commit, the others with durability on sync only (one sync at the end)");
+    if args.repeat > 1 {
+        println!(
+            "each engine runs each case {} times, round by round; the tables give each engine's median run by ops/s (its latencies, disk and RSS are that run's)",
+            args.repeat
+        );
+    }
     let before = if args.no_limits {
         None
     } else {
@@ -114,39 +121,56 @@ fn all(args: &Args) -> Result<(), String> {
     };
     let mut rows: Vec<Row> = Vec::new();
     let mut seen_settings: Vec<String> = Vec::new();
+    let repeat = args.repeat as usize;
     // Case by case, every engine in turn: the figures a ratio compares are taken minutes
     // apart at most, not a whole run apart (this VM's disk and CPU drift within a run: its
     // overwrite-in-place + fdatasync rate measured 21.4k/s before the engines and 12.6k/s
-    // after them in one run).
+    // after them in one run). Repeats go round by round (see `median.rs`).
     for case in &cases {
-        for kind in &engines {
-            let dir = root.join(format!("{}-{}", kind.name(), case.name));
-            let _ = std::fs::remove_dir_all(&dir);
-            let out = Command::new(&exe)
-                .args(args.child_args(*kind, case, &dir))
-                .stderr(Stdio::inherit())
-                .output()
-                .map_err(|e| format!("spawning {}: {e}", exe.display()))?;
-            let _ = std::fs::remove_dir_all(&dir);
-            let text = String::from_utf8_lossy(&out.stdout);
-            match Row::parse(&text) {
-                Ok(row) if out.status.success() => {
-                    let key = format!("{}: {}", row.engine, row.settings);
-                    if !seen_settings.contains(&key) {
-                        println!("settings {key}");
-                        seen_settings.push(key);
+        let mut runs: Vec<Vec<Row>> = vec![Vec::new(); engines.len()];
+        for round in 1..=repeat {
+            for (kind, runs) in engines.iter().zip(&mut runs) {
+                let dir = root.join(format!("{}-{}", kind.name(), case.name));
+                let _ = std::fs::remove_dir_all(&dir);
+                let out = Command::new(&exe)
+                    .args(args.child_args(*kind, case, &dir))
+                    .stderr(Stdio::inherit())
+                    .output()
+                    .map_err(|e| format!("spawning {}: {e}", exe.display()))?;
+                let _ = std::fs::remove_dir_all(&dir);
+                let text = String::from_utf8_lossy(&out.stdout);
+                let of = if repeat > 1 {
+                    format!(" (run {round} of {repeat})")
+                } else {
+                    String::new()
+                };
+                match Row::parse(&text) {
+                    Ok(row) if out.status.success() => {
+                        let key = format!("{}: {}", row.engine, row.settings);
+                        if !seen_settings.contains(&key) {
+                            println!("settings {key}");
+                            seen_settings.push(key);
+                        }
+                        println!("{}{of}", table::detail(&row));
+                        runs.push(row);
                     }
-                    println!("{}", table::detail(&row));
-                    rows.push(row);
+                    other => println!(
+                        "{:<11} {:<8} FAILED{of} ({}): {}",
+                        case.name,
+                        kind.name(),
+                        out.status,
+                        other.err().unwrap_or_default()
+                    ),
                 }
-                other => println!(
-                    "{:<11} {:<8} FAILED ({}): {}",
-                    case.name,
-                    kind.name(),
-                    out.status,
-                    other.err().unwrap_or_default()
-                ),
             }
+        }
+        for runs in &runs {
+            if repeat > 1 {
+                if let Some(line) = median::spread_line(runs) {
+                    println!("{line}");
+                }
+            }
+            rows.extend(median::median_run(runs));
         }
     }
     let limits = match before {
@@ -193,6 +217,14 @@ mod tests {
         assert_eq!((a.num, a.value_size, a.batch_size), (1_000_000, 100, 100));
         assert_eq!(a.engines(), EngineKind::ALL.to_vec());
         assert_eq!(a.cases().len(), args::Case::ALL.len());
+        assert_eq!(a.repeat, 1);
+        assert_eq!(
+            Args::try_parse_from(["compare", "--repeat", "3"])
+                .unwrap()
+                .repeat,
+            3
+        );
+        assert!(Args::try_parse_from(["compare", "--repeat", "0"]).is_err());
 
         let a = Args::try_parse_from([
             "compare",
