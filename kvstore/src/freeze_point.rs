@@ -18,16 +18,11 @@
 //! it, a faster one moves it half way (so the point errs towards flushing early). The point is
 //! recomputed at both moments, so a flush that ends while the next memtable fills already
 //! moves that memtable's point. The growth `r * p` is taken with a margin
-//! ([`GROWTH_MARGIN`], a quarter), since flushes of one size vary: with the point computed
-//! without it, a memtable frozen there still left writers waiting 74-125 ms at the end of its
-//! flush in `fillrandom`. Measured with and without the margin in the same build
-//! (`compare child`, 2 vCPUs, 3 interleaved pairs per case): overwrite 261-274k -> 278-300k
-//! puts/s (peak RSS 156-170 -> 140-160 MiB), fillseq 456-525k -> 495-594k and
+//! ([`GROWTH_MARGIN`], which says why). Measured with and without the margin in the same
+//! build (`compare child`, 2 vCPUs, 3 interleaved pairs per case): overwrite 261-274k ->
+//! 278-300k puts/s (peak RSS 156-170 -> 140-160 MiB), fillseq 456-525k -> 495-594k and
 //! 480-549k -> 529-586k (two sets), fillrandom 260-288k -> 255-291k (no change; peak RSS
-//! 82-83 MiB either way). (The commit that added the margin reported peak RSS about 10 MiB
-//! lower: that compared a build with the peers' libraries, librocksdb included, against one
-//! without them, whose pages count in every process's RSS; the margin leaves fillrandom's
-//! peak RSS as it was.) Without a limit, or before the first flush, memtables freeze at
+//! 82-83 MiB either way). Without a limit, or before the first flush, memtables freeze at
 //! `memtable_size_bytes`. When the flush is slower than the writers even at half size
 //! (`r * p > 1`), writers wait anyway and the floor keeps tables from shrinking further for
 //! nothing.

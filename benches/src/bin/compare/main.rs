@@ -127,9 +127,15 @@ fn all(args: &Args) -> Result<(), String> {
     // overwrite-in-place + fdatasync rate measured 21.4k/s before the engines and 12.6k/s
     // after them in one run). Repeats go round by round (see `median.rs`).
     for case in &cases {
+        // Each engine's runs of this case, in the order of `engines`.
         let mut runs: Vec<Vec<Row>> = vec![Vec::new(); engines.len()];
         for round in 1..=repeat {
-            for (kind, runs) in engines.iter().zip(&mut runs) {
+            let of = if repeat > 1 {
+                format!(" (run {round} of {repeat})")
+            } else {
+                String::new()
+            };
+            for (kind, engine_runs) in engines.iter().zip(&mut runs) {
                 let dir = root.join(format!("{}-{}", kind.name(), case.name));
                 let _ = std::fs::remove_dir_all(&dir);
                 let out = Command::new(&exe)
@@ -139,11 +145,6 @@ fn all(args: &Args) -> Result<(), String> {
                     .map_err(|e| format!("spawning {}: {e}", exe.display()))?;
                 let _ = std::fs::remove_dir_all(&dir);
                 let text = String::from_utf8_lossy(&out.stdout);
-                let of = if repeat > 1 {
-                    format!(" (run {round} of {repeat})")
-                } else {
-                    String::new()
-                };
                 match Row::parse(&text) {
                     Ok(row) if out.status.success() => {
                         let key = format!("{}: {}", row.engine, row.settings);
@@ -152,7 +153,7 @@ fn all(args: &Args) -> Result<(), String> {
                             seen_settings.push(key);
                         }
                         println!("{}{of}", table::detail(&row));
-                        runs.push(row);
+                        engine_runs.push(row);
                     }
                     other => println!(
                         "{:<11} {:<8} FAILED{of} ({}): {}",
@@ -164,13 +165,13 @@ fn all(args: &Args) -> Result<(), String> {
                 }
             }
         }
-        for runs in &runs {
+        for engine_runs in &runs {
             if repeat > 1 {
-                if let Some(line) = median::spread_line(runs) {
+                if let Some(line) = median::spread_line(engine_runs) {
                     println!("{line}");
                 }
             }
-            rows.extend(median::median_run(runs));
+            rows.extend(median::median_run(engine_runs));
         }
     }
     let limits = match before {
